@@ -1,0 +1,5 @@
+import sys
+
+from alarmfilter.cli import main
+
+sys.exit(main())

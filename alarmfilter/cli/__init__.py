@@ -1,0 +1,61 @@
+"""`alarmfilter` command line. Each subcommand lives in its own module with `register(subparsers)`.
+
+A user error (bad path, bad file) is one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: Subcommand modules under alarmfilter.cli, in the order `--help` lists them.
+COMMANDS = ["demo", "replay"]
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="alarmfilter", description="ICU alarm filter: forwards the actionable alarms.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"alarmfilter.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"alarmfilter {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"alarmfilter {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def readable_file(path: str) -> str:
+    """argparse type: a file that exists and can be read."""
+    import os
+
+    if not os.path.exists(path):
+        raise CliError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise CliError(f"{path}: is a directory, expected a file")
+    if not os.access(path, os.R_OK):
+        raise CliError(f"{path}: not readable")
+    return path
+
+
+def readable_dir(path: str) -> str:
+    import os
+
+    if not os.path.exists(path):
+        raise CliError(f"{path}: no such directory")
+    if not os.path.isdir(path):
+        raise CliError(f"{path}: not a directory")
+    return path

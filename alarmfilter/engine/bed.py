@@ -1,0 +1,236 @@
+"""BedEngine: one bed's alarm filter as a sans-IO state machine.
+
+Fed validated events in arrival order, it returns outputs; it never reads a clock, a socket or
+a global. Time is event time: the newest `ts` seen (or a driver's `tick(now)`).
+Anything that goes wrong while deciding forwards the alarm with a reason (fail-open).
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections import Counter, OrderedDict
+
+from ..events.outputs import Alert, DecisionRecord, Output, TechnicalAlarm, dead_letter
+from ..events.types import AlarmType, Decision, ReasonCode
+from ..events.wire import Alarm, Feedback, Vitals, Waveform
+from .buffers import VitalsLog, WaveformBuffer, Window
+from .config import EngineConfig
+from .scoring import NO_EVIDENCE_VERSION, Assessment, ForwardAllPolicy, Policy, Scorer, Verdict
+from .states import AlarmState, Move, TrackedAlarm
+
+Event = Vitals | Waveform | Alarm | Feedback
+
+
+class BedEngine:
+    """Decides every alarm of one bed exactly once.
+
+    >>> from alarmfilter.events import decode_event
+    >>> eng = BedEngine("ICU1-07")
+    >>> out = eng.feed(decode_event('{"schema_version":1,"kind":"alarm","bed":"ICU1-07",'
+    ...     '"ts":1764150300,"alarm_id":"a1","type":"asystole","priority":"high"}'))
+    >>> [(o.kind, o.decision if o.kind == "decision" else "") for o in out]
+    [('decision', 'forward'), ('alert', '')]
+    >>> out[0].reason_code, out[0].reasons
+    ('no_evidence_policy', ['no-evidence policy: every alarm is forwarded'])
+    """
+
+    def __init__(
+        self,
+        bed: str,
+        config: EngineConfig | None = None,
+        scorer: Scorer | None = None,
+        policy: Policy | None = None,
+    ) -> None:
+        self.bed = bed
+        self.config = config or EngineConfig()
+        self.scorer = scorer
+        self.policy: Policy = policy or ForwardAllPolicy()
+        self.waveforms = WaveformBuffer(self.config.buffer_seconds)
+        self.vitals = VitalsLog(self.config.vitals_seconds)
+        self.clock = 0.0  # newest event time seen
+        self.alarms: OrderedDict[str, TrackedAlarm] = OrderedDict()
+        self.stats: Counter[str] = Counter()  # read by drivers for metrics
+        self._rng = random.Random(self.config.seed ^ zlib.crc32(bed.encode()))
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def feed(self, event: Event) -> list[Output]:
+        """Take one event; return the outputs it causes (decisions, alerts, technical, dead letters)."""
+        if event.bed != self.bed:
+            return [dead_letter(f"event for bed {event.bed!r} fed to engine of bed {self.bed!r}", "", event.bed)]
+        out: list[Output] = []
+        if isinstance(event, Waveform):
+            err = self.waveforms.append(event.ts, event.fs_hz, event.signals, event.units)
+            if err:
+                return [dead_letter(err, _summary(event), self.bed)]
+            self._advance(event.ts + event.duration_seconds)
+        elif isinstance(event, Vitals):
+            err = self.vitals.append(event.ts, event.values)
+            if err:
+                return [dead_letter(err, _summary(event), self.bed)]
+            self._advance(event.ts)
+        elif isinstance(event, Alarm):
+            out += self._on_alarm(event)
+            self._advance(event.ts)
+        else:
+            self._on_feedback(event)
+            self._advance(event.ts)
+        out += self._decide_due(final=False)
+        return out
+
+    def tick(self, now: float) -> list[Output]:
+        """Let event time pass without data (a driver's timer); decides holds that ran out."""
+        self._advance(now)
+        return self._decide_due(final=False)
+
+    def flush(self) -> list[Output]:
+        """End of input: decide every pending alarm with the data there is."""
+        return self._decide_due(final=True)
+
+    @property
+    def pending(self) -> int:
+        return sum(1 for t in self.alarms.values() if t.state is AlarmState.PENDING)
+
+    # -- alarms --------------------------------------------------------------------------------
+
+    def _advance(self, ts: float) -> None:
+        if ts > self.clock:
+            self.clock = ts
+        self._forget_old()
+
+    def _on_alarm(self, alarm: Alarm) -> list[Output]:
+        if alarm.alarm_id in self.alarms:
+            self.stats["duplicate_alarms"] += 1
+            return []
+        alarm_type = AlarmType.parse(alarm.type)
+        if alarm_type is None or alarm_type.is_technical or self.scorer is None:
+            tracked = TrackedAlarm(alarm, alarm_type, alarm.ts, alarm.ts)
+            self.alarms[alarm.alarm_id] = tracked
+            return self._decide_now(tracked)
+        hold = min(self.config.hold_for(alarm_type.value), self.config.hold_ceiling_seconds)
+        due = alarm.ts + hold
+        deadline = min(due + self.config.hold_grace_seconds, alarm.ts + self.config.hold_ceiling_seconds)
+        self.alarms[alarm.alarm_id] = TrackedAlarm(alarm, alarm_type, due, max(due, deadline))
+        return []
+
+    def _decide_due(self, final: bool) -> list[Output]:
+        out: list[Output] = []
+        wave_end = self.waveforms.end_ts if not self.waveforms.empty else float("-inf")
+        for tracked in list(self.alarms.values()):
+            if tracked.state is not AlarmState.PENDING:
+                continue
+            if final or wave_end >= tracked.due_ts or self.clock >= tracked.deadline_ts:
+                out += self._decide_now(tracked)
+        return out
+
+    def _decide_now(self, tracked: TrackedAlarm) -> list[Output]:
+        alarm = tracked.alarm
+        assessment: Assessment | None = None
+        if tracked.alarm_type is None:
+            verdict = Verdict(Decision.FORWARD, ReasonCode.UNKNOWN_TYPE, [f"unknown alarm type {alarm.type!r}: forwarded"])
+        elif tracked.alarm_type.is_technical:
+            verdict = Verdict(Decision.FORWARD, ReasonCode.TECHNICAL_ALARM, ["technical alarm: routed to the bedside nurse"])
+        else:
+            assessment, verdict = self._assess(tracked.alarm_type, alarm, tracked.due_ts)
+        if verdict.decision is Decision.SUPPRESS and self._audit_draw(tracked.alarm_type):
+            tracked.audit_sample = True
+            verdict = Verdict(
+                Decision.FORWARD,
+                ReasonCode.AUDIT_SAMPLE,
+                ["audit sample: would have been suppressed; forwarded so its label keeps the filter honest", *verdict.reasons],
+            )
+        decided_ts = max(self.clock, alarm.ts) if self.clock else alarm.ts
+        tracked.move(Move.DECIDE)
+        tracked.decision = verdict.decision
+        tracked.decided_ts = decided_ts
+        tracked.features = assessment.features if assessment else None
+        if verdict.reason_code.is_fail_open:
+            self.stats[f"fail_open:{verdict.reason_code.value}"] += 1
+        score = assessment.p_true if assessment else None
+        version = assessment.model_version if assessment else (self.scorer.model_version if self.scorer else NO_EVIDENCE_VERSION)
+        record = DecisionRecord(
+            alarm_id=alarm.alarm_id, bed=self.bed, type=alarm.type, priority=alarm.priority, alarm_ts=alarm.ts,
+            decision=verdict.decision, score=score, reason_code=verdict.reason_code, reasons=verdict.reasons,
+            decided_ts=decided_ts, model_version=version, audit_sample=tracked.audit_sample,
+        )
+        out: list[Output] = [record]
+        if tracked.alarm_type is not None and tracked.alarm_type.is_technical:
+            out.append(TechnicalAlarm(alarm_id=alarm.alarm_id, bed=self.bed, ts=alarm.ts, type=alarm.type,
+                                      priority=alarm.priority, channel=alarm.channel))
+        elif verdict.decision is Decision.FORWARD:
+            out.append(Alert(alarm_id=alarm.alarm_id, bed=self.bed, ts=alarm.ts, type=alarm.type,
+                             priority=alarm.priority, channel=alarm.channel, score=score,
+                             reason_code=verdict.reason_code, reasons=verdict.reasons, decided_ts=decided_ts,
+                             model_version=version, audit_sample=tracked.audit_sample))
+        return out
+
+    def _assess(self, alarm_type: AlarmType, alarm: Alarm, until_ts: float) -> tuple[Assessment | None, Verdict]:
+        """Score and decide; every way this can fail forwards the alarm with the reason."""
+        if self.scorer is None:
+            return None, self.policy.decide(alarm_type, None)
+        window = self.waveforms.window(until_ts, self.scorer.window_seconds, alarm.ts)
+        fail = self._signal_problem(alarm_type, window, alarm.ts)
+        if fail is not None:
+            return None, fail
+        try:
+            assessment = self.scorer.assess(alarm_type, window, self.vitals, alarm.ts)
+        except Exception as exc:  # fail-open: a scorer bug must never drop an alarm
+            return None, Verdict(Decision.FORWARD, ReasonCode.SCORER_ERROR, [f"scoring failed ({type(exc).__name__}): forwarded"])
+        try:
+            return assessment, self.policy.decide(alarm_type, assessment)
+        except Exception as exc:
+            return assessment, Verdict(Decision.FORWARD, ReasonCode.POLICY_ERROR, [f"policy failed ({type(exc).__name__}): forwarded"])
+
+    def _signal_problem(self, alarm_type: AlarmType, window: Window, alarm_ts: float) -> Verdict | None:
+        if not alarm_type.is_arrhythmia:
+            return None  # threshold alarms are scored from numerics, with waveforms when present
+        if self.waveforms.empty or not window.signals:
+            return Verdict(Decision.FORWARD, ReasonCode.NO_SIGNAL, ["no waveform before the alarm: forwarded"])
+        if self.waveforms.end_ts < alarm_ts - self.config.stale_seconds:
+            lag = alarm_ts - self.waveforms.end_ts
+            return Verdict(Decision.FORWARD, ReasonCode.STALE_SIGNAL, [f"waveform stopped {lag:.0f} s before the alarm: forwarded"])
+        if window.seconds < self.config.warmup_seconds:
+            return Verdict(Decision.FORWARD, ReasonCode.WARMING_UP, [f"only {window.seconds:.1f} s of waveform held so far: forwarded"])
+        return None
+
+    def _audit_draw(self, alarm_type: AlarmType | None) -> bool:
+        if alarm_type is None or alarm_type.is_lethal or self.config.audit_fraction <= 0:
+            return False
+        return self._rng.random() < self.config.audit_fraction
+
+    # -- feedback ------------------------------------------------------------------------------
+
+    def _on_feedback(self, fb: Feedback) -> None:
+        tracked = self.alarms.get(fb.alarm_id)
+        if tracked is None:
+            self.stats["feedback_unknown_alarm"] += 1
+            return
+        if tracked.state is AlarmState.PENDING:
+            self.stats["feedback_before_decision"] += 1
+            return
+        if tracked.state is AlarmState.LABELLED:
+            self.stats["feedback_duplicate" if tracked.label == fb.actionable else "feedback_contradictory"] += 1
+            return
+        tracked.move(Move.LABEL)
+        tracked.label = fb.actionable
+        self.stats["feedback_learned"] += 1
+        if self.scorer is not None and tracked.features is not None and tracked.alarm_type is not None:
+            self.scorer.learn(tracked.alarm_type, tracked.features, fb.actionable)
+
+    def _forget_old(self) -> None:
+        """Bounded memory: decided alarms leave after the feedback retention or past the count cap."""
+        horizon = self.clock - self.config.feedback_retention_seconds
+        while self.alarms:
+            oldest = next(iter(self.alarms.values()))
+            too_many = len(self.alarms) > self.config.max_tracked_alarms
+            if oldest.state is AlarmState.PENDING or not (too_many or oldest.alarm.ts < horizon):
+                break
+            self.alarms.popitem(last=False)
+
+
+def _summary(event: Waveform | Vitals) -> str:
+    """A short description of a rejected event (the samples themselves are not kept)."""
+    if isinstance(event, Waveform):
+        return f"waveform bed={event.bed} ts={event.ts} fs_hz={event.fs_hz} n_samples={event.n_samples} channels={sorted(event.signals)}"
+    return f"vitals bed={event.bed} ts={event.ts} values={event.values}"

@@ -1,0 +1,45 @@
+"""Engine settings: plain, validated, immutable; passed in, never read from globals."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: No alarm waits longer than this for evidence, whatever the configuration says.
+HOLD_CEILING_SECONDS = 10.0
+
+
+class EngineConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    window_seconds: float = Field(30.0, gt=0, le=120, description="evidence window before the alarm")
+    hold_seconds: dict[str, float] = Field(
+        default_factory=dict, description="per alarm type: how long after the alarm data may be used"
+    )
+    default_hold_seconds: float = Field(0.0, ge=0)
+    hold_ceiling_seconds: float = Field(HOLD_CEILING_SECONDS, gt=0, le=HOLD_CEILING_SECONDS)
+    hold_grace_seconds: float = Field(
+        1.0, ge=0, le=5, description="extra event time to wait for a lagging waveform chunk"
+    )
+    stale_seconds: float = Field(5.0, gt=0, description="signal older than this at the alarm is stale")
+    warmup_seconds: float = Field(8.0, ge=0, description="minimum signal held before scoring")
+    vitals_seconds: float = Field(900.0, gt=0, description="numerics history kept per bed")
+    feedback_retention_seconds: float = Field(86_400.0, gt=0)
+    max_tracked_alarms: int = Field(5000, gt=0, description="decided alarms kept per bed for dedup/feedback")
+    audit_fraction: float = Field(0.05, ge=0, le=1, description="share of would-be-suppressed alarms forwarded")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _holds_within_ceiling(self) -> EngineConfig:
+        for name, hold in {**self.hold_seconds, "default": self.default_hold_seconds}.items():
+            if not 0 <= hold <= self.hold_ceiling_seconds:
+                raise ValueError(
+                    f"hold for {name} is {hold} s; it must be within [0, {self.hold_ceiling_seconds}] s"
+                )
+        return self
+
+    def hold_for(self, alarm_type: str) -> float:
+        return self.hold_seconds.get(alarm_type, self.default_hold_seconds)
+
+    @property
+    def buffer_seconds(self) -> float:
+        return self.window_seconds + self.hold_ceiling_seconds + 2.0

@@ -1,0 +1,75 @@
+"""JSON codec for wire format v1: bytes/str in, a validated event or a one-line reason out.
+
+Decoding never raises: the drivers turn a `DecodeError` into a dead-letter output.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from .outputs import DeadLetter, Output, dead_letter
+from .wire import Alarm, Event, Feedback, Vitals, Waveform
+
+#: Larger messages are refused before parsing (a 10 s chunk of 16 channels at 500 Hz is ~600 kB).
+MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+
+_EVENT = TypeAdapter(Event)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeError:
+    """Why a message is not a valid event; `bed` when the message named one."""
+
+    reason: str
+    bed: str | None = None
+
+    def to_dead_letter(self, raw: str | bytes) -> DeadLetter:
+        return dead_letter(self.reason, raw, self.bed)
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False)[:3]:
+        loc = ".".join(str(p) for p in err["loc"]) or "(message)"
+        parts.append(f"{loc}: {err['msg']}")
+    more = exc.error_count() - len(parts)
+    return "invalid event: " + "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a valid JSON number")
+
+
+def decode_event(raw: str | bytes) -> Vitals | Waveform | Alarm | Feedback | DecodeError:
+    """Parse one message. Returns the event, or a DecodeError naming the field and the reason.
+
+    >>> decode_event('{"schema_version": 1, "kind": "feedback", "bed": "B1", "ts": 1764150000, '
+    ...              '"alarm_id": "a1", "actionable": true}').actionable
+    True
+    >>> decode_event('{"schema_version": 1, "kind": "alarm", "bed": "B1", "ts": 5}').reason
+    'invalid event: alarm.ts: Input should be greater than or equal to 946684800; alarm.alarm_id: Field required; alarm.type: Field required (+1 more)'
+    """
+    if len(raw) > MAX_MESSAGE_BYTES:
+        return DecodeError(f"message of {len(raw)} bytes exceeds the {MAX_MESSAGE_BYTES} byte limit")
+    try:
+        obj = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return DecodeError(f"malformed JSON: {exc}")
+    if not isinstance(obj, dict):
+        return DecodeError(f"message must be a JSON object, got {type(obj).__name__}")
+    bed = obj.get("bed") if isinstance(obj.get("bed"), str) and len(obj["bed"]) <= 64 else None
+    if obj.get("schema_version") != 1:
+        return DecodeError(f"schema_version: unsupported {obj.get('schema_version')!r}, expected 1", bed)
+    try:
+        return _EVENT.validate_python(obj)
+    except ValidationError as exc:
+        return DecodeError(_describe(exc), bed)
+
+
+def encode(message: Output | Vitals | Waveform | Alarm | Feedback) -> str:
+    """One compact JSON line."""
+    return json.dumps(message.model_dump(mode="json", exclude_none=False), separators=(",", ":"))

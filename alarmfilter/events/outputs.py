@@ -1,0 +1,97 @@
+"""Output messages of the engine (wire format v1): alert, decision, technical, deadletter.
+
+They carry the same JSON on Kafka as in the replay files.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .types import Decision, ReasonCode
+
+
+class _Output(BaseModel):
+    model_config = ConfigDict(frozen=True, use_enum_values=True)
+
+    schema_version: Literal[1] = 1
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @property
+    def key(self) -> str:
+        """Partition key on Kafka: the bed (dead letters have none)."""
+        return getattr(self, "bed", "") or ""
+
+
+class DecisionRecord(_Output):
+    """Audit line: one per alarm, forwarded or not."""
+
+    kind: Literal["decision"] = "decision"
+    alarm_id: str
+    bed: str
+    type: str
+    priority: str
+    alarm_ts: float
+    decision: Decision
+    score: float | None
+    reason_code: ReasonCode
+    reasons: list[str]
+    decided_ts: float
+    model_version: str
+    audit_sample: bool = False
+
+
+class Alert(_Output):
+    """A forwarded actionable alarm: the alarm's fields plus why it was forwarded."""
+
+    kind: Literal["alert"] = "alert"
+    alarm_id: str
+    bed: str
+    ts: float
+    type: str
+    priority: str
+    channel: str | None = None
+    score: float | None
+    reason_code: ReasonCode
+    reasons: list[str]
+    decided_ts: float
+    model_version: str
+    audit_sample: bool = False
+
+
+class TechnicalAlarm(_Output):
+    """A technical alarm (leads off, probe off, line fault) routed to the bedside nurse."""
+
+    kind: Literal["technical"] = "technical"
+    alarm_id: str
+    bed: str
+    ts: float
+    type: str
+    priority: str
+    channel: str | None = None
+
+
+class DeadLetter(_Output):
+    """Input that was not a valid event, with the reason; the raw text is kept (truncated) for replay."""
+
+    kind: Literal["deadletter"] = "deadletter"
+    error: str
+    raw: str
+    bed: str | None = None
+
+
+Output = DecisionRecord | Alert | TechnicalAlarm | DeadLetter
+OUTPUT_MODELS: tuple[type[_Output], ...] = (Alert, DecisionRecord, TechnicalAlarm, DeadLetter)
+
+#: Raw text kept in a dead letter, so a flood of huge messages cannot fill a disk.
+MAX_RAW_CHARS = 4096
+
+
+def dead_letter(error: str, raw: str | bytes, bed: str | None = None) -> DeadLetter:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    if len(text) > MAX_RAW_CHARS:
+        text = text[:MAX_RAW_CHARS] + f"...[{len(text) - MAX_RAW_CHARS} more chars]"
+    return DeadLetter(error=error, raw=text, bed=bed)
