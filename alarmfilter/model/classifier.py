@@ -1,0 +1,229 @@
+"""p(true alarm | evidence, alarm type): one river logistic regression per type.
+
+The prior is fitted in batch (deterministic L-BFGS, class-balanced, L2) on the
+development records and loaded into river estimators, so the same object keeps
+learning online from clinician feedback via ``learn_one``.  State round-trips
+through plain JSON (no pickle): the scaler's running moments and the
+regression's weights, intercept and optimiser step count.
+
+References
+----------
+Montiel J. et al. River: machine learning for streaming data in Python. JMLR
+2021;22(110):1-8.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+from river import linear_model, optim, preprocessing, utils
+from scipy import optimize
+
+from alarmfilter.model.features import MODEL_FEATURES, select_features
+
+FORMAT = "alarmfilter.model/1"
+#: learning rate for online feedback updates (small: one label must not flip a type)
+ONLINE_LR = 0.02
+L2 = 0.01
+
+
+def _new_pipeline_parts(lr: float = ONLINE_LR) -> tuple[preprocessing.StandardScaler, linear_model.LogisticRegression]:
+    return (
+        preprocessing.StandardScaler(),
+        linear_model.LogisticRegression(optimizer=optim.SGD(lr), l2=L2, intercept_lr=lr),
+    )
+
+
+class TypeModel:
+    """StandardScaler -> LogisticRegression for one alarm type (river estimators)."""
+
+    def __init__(self, features: tuple[str, ...], lr: float = ONLINE_LR) -> None:
+        self.features = tuple(features)
+        self.lr = lr
+        self.scaler, self.logreg = _new_pipeline_parts(lr)
+
+    def logit(self, x: dict[str, float]) -> float:
+        z = self.scaler.transform_one(x)
+        return float(self.logreg._raw_dot_one(z))
+
+    def contributions(self, x: dict[str, float]) -> dict[str, float]:
+        z = self.scaler.transform_one(x)
+        w = self.logreg.weights
+        return {k: float(w.get(k, 0.0) * v) for k, v in z.items()}
+
+    def learn_one(self, x: dict[str, float], y: bool, w: float = 1.0) -> None:
+        self.scaler.learn_one(x)
+        self.logreg.learn_one(self.scaler.transform_one(x), bool(y), w=w)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features),
+            "lr": self.lr,
+            "scaler": {
+                "counts": {k: int(v) for k, v in self.scaler.counts.items()},
+                "means": {k: float(v) for k, v in self.scaler.means.items()},
+                "vars": {k: float(v) for k, v in self.scaler.vars.items()},
+            },
+            "weights": {k: float(v) for k, v in self.logreg.weights.items()},
+            "intercept": float(self.logreg.intercept),
+            "n_iterations": int(self.logreg.optimizer.n_iterations),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TypeModel:
+        m = cls(tuple(d["features"]), float(d.get("lr", ONLINE_LR)))
+        sc = d["scaler"]
+        m.scaler.counts.update({k: int(v) for k, v in sc["counts"].items()})
+        m.scaler.means.update({k: float(v) for k, v in sc["means"].items()})
+        m.scaler.vars.update({k: float(v) for k, v in sc["vars"].items()})
+        m.logreg._weights = utils.VectorDict({k: float(v) for k, v in d["weights"].items()})
+        m.logreg.intercept = float(d["intercept"])
+        m.logreg.optimizer.n_iterations = int(d.get("n_iterations", 0))
+        return m
+
+
+class AlarmModel:
+    """Per-type models behind one river-style interface.
+
+    ``x`` is the evidence feature dict; the alarm type comes from the
+    ``alarm_type`` argument or, river-style, from ``x["alarm_type"]``.
+    Types without a model (or alarms with no usable channel at all) score
+    p = 1: the engine must forward what it cannot judge.
+    """
+
+    def __init__(self, types: dict[str, TypeModel] | None = None, thresholds: dict[str, float] | None = None,
+                 meta: dict[str, Any] | None = None) -> None:
+        self.types: dict[str, TypeModel] = dict(types or {})
+        self.thresholds: dict[str, float] = dict(thresholds or {})
+        self.meta: dict[str, Any] = dict(meta or {})
+        self.n_learned = int(self.meta.get("n_learned", 0))
+        self._base_version = self._digest()
+
+    # -- scoring ---------------------------------------------------------
+    @staticmethod
+    def _type_of(x: Mapping[str, Any], alarm_type: str | None) -> str:
+        return str(alarm_type if alarm_type is not None else x.get("alarm_type", ""))
+
+    def _no_signal(self, x: Mapping[str, Any]) -> bool:
+        ne, npl = x.get("n_ecg_usable"), x.get("n_pulse_usable")
+        return ne is not None and npl is not None and float(ne) + float(npl) <= 0
+
+    def predict_proba_one(self, x: Mapping[str, Any], alarm_type: str | None = None) -> dict[bool, float]:
+        """``{False: 1 - p, True: p}`` with p = probability the alarm is true."""
+        t = self._type_of(x, alarm_type)
+        tm = self.types.get(t)
+        if tm is None or self._no_signal(x):
+            return {False: 0.0, True: 1.0}
+        z = tm.logit(select_features(x, t))
+        p = 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+        return {False: 1.0 - p, True: p}
+
+    def contributions_one(self, x: Mapping[str, Any], alarm_type: str | None = None) -> dict[str, float]:
+        """Per-feature logit contributions (positive = towards a true alarm), for reasons."""
+        t = self._type_of(x, alarm_type)
+        tm = self.types.get(t)
+        return tm.contributions(select_features(x, t)) if tm else {}
+
+    def learn_one(self, x: Mapping[str, Any], y: bool, alarm_type: str | None = None) -> None:
+        """One clinician label; unknown types start a model on the fly."""
+        t = self._type_of(x, alarm_type)
+        if t not in MODEL_FEATURES:
+            return
+        tm = self.types.setdefault(t, TypeModel(MODEL_FEATURES[t]))
+        tm.learn_one(select_features(x, t), bool(y))
+        self.n_learned += 1
+
+    # -- identity & persistence -------------------------------------------
+    @property
+    def version(self) -> str:
+        v = f"prior-{self._base_version}"
+        return v if self.n_learned == 0 else f"{v}+{self.n_learned}"
+
+    def _digest(self) -> str:
+        body = json.dumps(self._body(), sort_keys=True).encode()
+        return hashlib.sha256(body).hexdigest()[:12]
+
+    def _body(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "types": {t: m.to_dict() for t, m in sorted(self.types.items())},
+            "thresholds": dict(sorted(self.thresholds.items())),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self._body()
+        d["meta"] = {**self.meta, "n_learned": self.n_learned}
+        d["version"] = self.version
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> AlarmModel:
+        if d.get("format") != FORMAT:
+            raise ValueError(f"unsupported model format {d.get('format')!r}")
+        m = cls(
+            {t: TypeModel.from_dict(v) for t, v in d["types"].items()},
+            {t: float(v) for t, v in d.get("thresholds", {}).items()},
+            dict(d.get("meta", {})),
+        )
+        m._base_version = str(d.get("version", "")).removeprefix("prior-").split("+")[0] or m._base_version
+        return m
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> AlarmModel:
+        return cls.from_dict(json.loads(text))
+
+
+def _fit_logistic(X: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
+    """Class-balanced L2 logistic regression by L-BFGS (deterministic)."""
+    n_pos, n_neg = max(int(y.sum()), 1), max(int((~y).sum()), 1)
+    sw = np.where(y, 0.5 / n_pos, 0.5 / n_neg)
+    ys = np.where(y, 1.0, -1.0)
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[:-1], theta[-1]
+        m = ys * (X @ w + b)
+        lo = np.logaddexp(0.0, -m)
+        s = -ys * sw / (1.0 + np.exp(m))
+        g = np.r_[X.T @ s + l2 * w, np.sum(s)]
+        return float(np.sum(sw * lo) + 0.5 * l2 * w @ w), g
+
+    res = optimize.minimize(loss, np.zeros(X.shape[1] + 1), jac=True, method="L-BFGS-B")
+    return res.x[:-1], float(res.x[-1])
+
+
+def fit_type(rows: list[tuple[dict[str, float], bool]], features: tuple[str, ...], l2: float = L2) -> TypeModel:
+    """Fit one type's prior: scaler moments from the data, weights by batch L-BFGS."""
+    tm = TypeModel(features)
+    xs = [x for x, _ in rows]
+    for x in xs:
+        tm.scaler.learn_one(x)
+    X = np.array([[tm.scaler.transform_one(x).get(k, 0.0) for k in features] for x in xs], dtype=float)
+    y = np.array([bool(lbl) for _, lbl in rows])
+    if y.all() or (~y).all() or len(rows) < 2:
+        w, b = np.zeros(len(features)), (4.0 if y.all() or len(rows) < 2 else -4.0)
+    else:
+        w, b = _fit_logistic(X, y, l2)
+    tm.logreg._weights = utils.VectorDict({k: float(v) for k, v in zip(features, w)})
+    tm.logreg.intercept = b
+    return tm
+
+
+def fit_prior(rows: Iterable[tuple[str, Mapping[str, float], bool]], l2: float = L2) -> AlarmModel:
+    """Deterministic prior from ``(alarm_type, features, label)`` rows (order-independent)."""
+    by_type: dict[str, list[tuple[dict[str, float], bool]]] = {}
+    for t, feats, lbl in rows:
+        if t in MODEL_FEATURES:
+            by_type.setdefault(t, []).append((select_features(feats, t), bool(lbl)))
+    types = {}
+    for t in sorted(by_type):
+        data = sorted(by_type[t], key=lambda r: (json.dumps(r[0], sort_keys=True), r[1]))
+        types[t] = fit_type(data, MODEL_FEATURES[t], l2)
+    return AlarmModel(types, meta={"n_train": {t: len(v) for t, v in sorted(by_type.items())}})

@@ -1,0 +1,117 @@
+"""Per-type decision thresholds that meet a sensitivity target, and the decision itself.
+
+A missed true alarm can kill; a forwarded false one costs attention.  So the
+threshold for each type is the highest score that still forwards the target
+fraction of the true alarms seen in (out-of-fold) development scores, then moved
+down by a safety margin in logit space, because a handful of true asystoles
+cannot pin a threshold precisely.  Lethal types (asystole, VF, VT) get target 1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+#: sensitivity target per alarm type
+SENSITIVITY_TARGETS: dict[str, float] = {
+    "asystole": 1.0,
+    "ventricular_flutter_fib": 1.0,
+    "ventricular_tachycardia": 1.0,
+    "extreme_bradycardia": 0.95,
+    "extreme_tachycardia": 0.95,
+}
+#: logit-space safety margin below the lowest score that must be forwarded
+MARGIN_LOGIT: dict[str, float] = {
+    "asystole": 1.0,
+    "ventricular_flutter_fib": 1.0,
+    "ventricular_tachycardia": 0.5,
+    "extreme_bradycardia": 0.5,
+    "extreme_tachycardia": 0.5,
+}
+DEFAULT_MARGIN_LOGIT = 0.5
+#: threshold used for a type with no development scores: forward everything
+FORWARD_ALL = 0.0
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def choose_threshold(scores: Sequence[float], labels: Sequence[bool], target_sensitivity: float,
+                     margin_logit: float = DEFAULT_MARGIN_LOGIT) -> float:
+    """Highest threshold with TPR >= target on these scores, lowered by ``margin_logit``.
+
+    Forward when ``score >= threshold``.  No positives -> forward everything.
+
+    >>> choose_threshold([0.9, 0.8, 0.3, 0.1], [True, True, False, False], 1.0, margin_logit=0.0)
+    0.8
+    >>> choose_threshold([0.9, 0.8, 0.3, 0.1], [True, True, False, False], 0.5, margin_logit=0.0)
+    0.9
+    """
+    pos = sorted((float(s) for s, y in zip(scores, labels) if y), reverse=True)
+    if not pos:
+        return FORWARD_ALL
+    k = max(1, math.ceil(target_sensitivity * len(pos) - 1e-9))
+    t = pos[k - 1]
+    if margin_logit > 0:
+        t = _sigmoid(_logit(t) - margin_logit)
+    return float(t)
+
+
+def fit_thresholds(rows: Iterable[tuple[str, float, bool]],
+                   targets: Mapping[str, float] = SENSITIVITY_TARGETS,
+                   margins: Mapping[str, float] = MARGIN_LOGIT) -> dict[str, float]:
+    """Thresholds per type from ``(alarm_type, out-of-fold score, label)`` rows."""
+    by: dict[str, tuple[list[float], list[bool]]] = {}
+    for t, s, y in rows:
+        by.setdefault(t, ([], []))
+        by[t][0].append(float(s))
+        by[t][1].append(bool(y))
+    return {
+        t: choose_threshold(s, y, targets.get(t, 1.0), margins.get(t, DEFAULT_MARGIN_LOGIT))
+        for t, (s, y) in sorted(by.items())
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdDecision:
+    """Forward or suppress, the numbers behind it, and reasons a clinician can read."""
+
+    forward: bool
+    score: float
+    threshold: float
+    reasons: tuple[str, ...]
+
+
+def decide(alarm_type: str, score: float, thresholds: Mapping[str, float],
+           findings: Mapping[str, str] | None = None,
+           contributions: Mapping[str, float] | None = None, max_reasons: int = 3) -> ThresholdDecision:
+    """Forward if ``score >= threshold(type)`` (unknown type -> forward), with reasons.
+
+    Reasons are the findings of the features that pushed the score the way the
+    decision went (largest logit contributions first), then any other findings.
+
+    >>> d = decide("asystole", 0.01, {"asystole": 0.2},
+    ...            {"asy_pulse_gap_min_s": "ABP pulses every 0.8 s"}, {"asy_pulse_gap_min_s": -2.0})
+    >>> d.forward, d.reasons
+    (False, ('ABP pulses every 0.8 s',))
+    """
+    thr = float(thresholds.get(alarm_type, FORWARD_ALL))
+    forward = bool(score >= thr)
+    findings = dict(findings or {})
+    contributions = dict(contributions or {})
+    sign = 1.0 if forward else -1.0
+    ranked = sorted((k for k in contributions if sign * contributions[k] > 0 and k in findings),
+                    key=lambda k: -abs(contributions[k]))
+    rest = [k for k in findings if k not in ranked]
+    keys = (ranked + rest)[:max_reasons]
+    reasons = tuple(findings[k] for k in keys)
+    if not reasons:
+        reasons = (f"score {score:.2f} {'>=' if forward else '<'} threshold {thr:.2f} for {alarm_type}",)
+    return ThresholdDecision(forward, float(score), thr, reasons)

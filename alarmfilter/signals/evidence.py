@@ -1,0 +1,253 @@
+"""Evidence for one alarm: flat numeric features plus sentences a clinician can read.
+
+The engine calls :func:`extract_evidence` with the recent waveform buffer ending
+at decision time.  Features are finite floats; ``NOT_AVAILABLE`` marks a feature
+that has no channel to be measured on (the model treats it as missing, i.e.
+neutral), never NaN.
+
+Approach, following the 2015 PhysioNet/CinC Challenge entries: detect beats on
+every ECG lead and every pulsatile channel, grade each channel's quality, and
+ask per alarm type whether a trustworthy channel contradicts the alarm (regular
+pulses through an "asystole", a normal rate through an "extreme brady", narrow
+beats matching the patient's own template through a "VT").
+
+References
+----------
+Clifford G.D. et al. False alarm reduction in critical care. Physiol. Meas.
+2016;37:E5-E23.
+Plesinger F. et al. Taming of the monitors: reducing false alarms in intensive
+care units. Physiol. Meas. 2016;37:1313-1325.
+Eerikainen L.M. et al. Reduction of false arrhythmia alarms using signal
+selection and machine learning. Physiol. Meas. 2016;37:1204-1216.
+Fallet S., Yazdani S., Vesin J.-M. False arrhythmia alarms reduction in the
+intensive care unit: a multimodal approach. Physiol. Meas. 2016;37:1217-1232.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from alarmfilter.signals.beats import hr_over_beats, max_gap_seconds, regularity
+from alarmfilter.signals.channels import Channel, agreement, analyse_channels
+from alarmfilter.signals.rhythm import (
+    longest_run,
+    pulse_amplitudes,
+    qrs_widths_ms,
+    spectral_organisation,
+    template_correlation,
+)
+
+FloatArray = npt.NDArray[np.float64]
+
+#: seconds of waveform before the alarm the engine should hand over
+EVIDENCE_WINDOW_SECONDS = 30.0
+#: the part just before the alarm in which the alarmed event must lie
+ANALYSIS_SECONDS = 16.0
+#: value of a feature that could not be measured (no usable channel)
+NOT_AVAILABLE = -999.0
+
+ALARM_TYPES = (
+    "asystole",
+    "extreme_bradycardia",
+    "extreme_tachycardia",
+    "ventricular_tachycardia",
+    "ventricular_flutter_fib",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Flat finite features and the human-readable findings behind them."""
+
+    features: dict[str, float]
+    findings: dict[str, str]
+
+
+def _na(v: float | None) -> float:
+    if v is None or not np.isfinite(v):
+        return NOT_AVAILABLE
+    return float(v)
+
+
+def _names(chs: list[Channel]) -> str:
+    return ", ".join(c.name for c in chs) if chs else "no channel"
+
+
+def _general(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], f: dict[str, float], t: dict[str, str]) -> None:
+    fs = chs[0].fs_hz if chs else 250.0
+    f["n_ecg_usable"] = float(len(ecg))
+    f["n_pulse_usable"] = float(len(pulse))
+    hr_e = [60.0 * fs / float(np.median(np.diff(c.beats))) for c in ecg if c.beats.size >= 3]
+    hr_p = [60.0 * fs / float(np.median(np.diff(c.beats))) for c in pulse if c.beats.size >= 3]
+    f["hr_ecg_bpm"] = _na(float(np.median(hr_e)) if hr_e else None)
+    f["hr_pulse_bpm"] = _na(float(np.median(hr_p)) if hr_p else None)
+    f["ecg_ksqi_max"] = _na(max((c.quality.ksqi for c in ecg), default=None))
+    f["ecg_agreement_max"] = _na(max((agreement(c, chs) for c in ecg), default=None))
+    unusable = [c for c in chs if not c.usable]
+    if unusable:
+        t["n_ecg_usable"] = f"unusable (flat, missing or saturated): {_names(unusable)}"
+    if hr_e and hr_p:
+        t["hr_pulse_bpm"] = f"ECG {np.median(hr_e):.0f} bpm, pulse {np.median(hr_p):.0f} bpm"
+
+
+def _asystole(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], end: int, f: dict[str, float], t: dict[str, str]) -> None:
+    if not chs:
+        return
+    start, fs = chs[0].start, chs[0].fs_hz
+    gaps = {c.name: max_gap_seconds(c.peaks, start, end, fs) for c in ecg + pulse}
+    e = [gaps[c.name] for c in ecg]
+    p = [gaps[c.name] for c in pulse]
+    f["asy_ecg_gap_min_s"] = _na(min(e, default=None))
+    f["asy_ecg_gap_max_s"] = _na(max(e, default=None))
+    f["asy_pulse_gap_min_s"] = _na(min(p, default=None))
+    f["asy_gap_min_s"] = _na(min(e + p, default=None))
+    if p:
+        best = min(pulse, key=lambda c: gaps[c.name])
+        n = best.beats.size
+        t["asy_pulse_gap_min_s"] = (
+            f"{best.name} shows {n} pulses in the last {ANALYSIS_SECONDS:.0f} s, longest pause {gaps[best.name]:.1f} s"
+        )
+    if e:
+        best = min(ecg, key=lambda c: gaps[c.name])
+        t["asy_ecg_gap_min_s"] = (
+            f"lead {best.name}: {best.beats.size} QRS in the last {ANALYSIS_SECONDS:.0f} s, longest pause {gaps[best.name]:.1f} s"
+        )
+
+
+def _rate(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], n_beats: int, prefix: str, worst: str, f: dict[str, float], t: dict[str, str]) -> None:
+    """Extreme-rate evidence: per channel the most extreme rate over ``n_beats`` beats."""
+    vals: dict[str, float] = {}
+    for c in ecg + pulse:
+        # include the last context beat so a run starting at the window edge counts
+        p = c.peaks[c.peaks >= c.start - int(2 * c.fs_hz)]
+        hr = hr_over_beats(p, c.fs_hz, n_beats)
+        if hr.size:
+            vals[c.name] = float(np.min(hr) if worst == "min" else np.max(hr))
+        elif worst == "min":
+            gap = max_gap_seconds(c.peaks, c.start, c.x.size, c.fs_hz)
+            vals[c.name] = 60.0 / max(gap, 1e-3) * (p.size / max(n_beats - 1, 1))
+    e = [vals[c.name] for c in ecg if c.name in vals]
+    p = [vals[c.name] for c in pulse if c.name in vals]
+    allv = e + p
+    f[f"{prefix}_median_bpm"] = _na(float(np.median(allv)) if allv else None)
+    f[f"{prefix}_ecg_bpm"] = _na(float(np.median(e)) if e else None)
+    f[f"{prefix}_pulse_bpm"] = _na(float(np.median(p)) if p else None)
+    # the least alarming channel: the one that would contradict the alarm
+    least = (max(allv) if worst == "min" else min(allv)) if allv else None
+    f[f"{prefix}_least_bpm"] = _na(least)
+    if vals:
+        desc = "; ".join(f"{k} {v:.0f}" for k, v in vals.items())
+        t[f"{prefix}_median_bpm"] = f"{'lowest' if worst == 'min' else 'highest'} {n_beats}-beat rate per channel (bpm): {desc}"
+
+
+def _vt(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], f: dict[str, float], t: dict[str, str]) -> None:
+    runs, width_ratio, corr_min, low = [], [], [], []
+    for c in ecg:
+        b = c.beats
+        if b.size < 2:
+            runs.append(0)
+            continue
+        w = qrs_widths_ms(c.x, b, c.fs_hz)
+        ref = c.context_beats
+        wref = qrs_widths_ms(c.x, ref, c.fs_hz) if ref.size >= 3 else np.zeros(0)
+        base_w = float(np.median(wref)) if wref.size else 80.0
+        corr = template_correlation(c.x, b, ref, c.fs_hz)
+        fast = np.r_[False, np.diff(b) < 0.6 * c.fs_hz] | np.r_[np.diff(b) < 0.6 * c.fs_hz, False]
+        wide = (w > np.maximum(1.3 * base_w, 100.0)) | (np.nan_to_num(corr, nan=1.0) < 0.6)
+        runs.append(longest_run(wide & fast))
+        width_ratio.append(float(np.max(w) / max(base_w, 1.0)) if w.size else 1.0)
+        if np.isfinite(corr).any():
+            corr_min.append(float(np.nanpercentile(corr, 20)))
+        _, _, lb = spectral_organisation(c.x[-int(5 * c.fs_hz):], c.fs_hz)
+        low.append(lb)
+    f["vt_run_max_beats"] = _na(float(max(runs)) if runs else None)
+    f["vt_run_min_beats"] = _na(float(min(runs)) if runs else None)
+    f["vt_width_ratio_max"] = _na(max(width_ratio, default=None))
+    f["vt_corr_p20_min"] = _na(min(corr_min, default=None))
+    f["vt_lowband_max"] = _na(max(low, default=None))
+    hr5 = [float(np.max(h)) for c in ecg if (h := hr_over_beats(c.beats, c.fs_hz, 5)).size]
+    f["vt_hr5_max_bpm"] = _na(float(np.median(hr5)) if hr5 else None)
+    _pulse_change(pulse, "vt", f, t)
+    if runs:
+        t["vt_run_max_beats"] = f"longest run of fast wide/abnormal beats: {max(runs)} (leads {_names(ecg)})"
+
+
+def _pulse_change(pulse: list[Channel], prefix: str, f: dict[str, float], t: dict[str, str]) -> None:
+    """Did the pulse collapse at the end of the window (as in a real VT/VF)?"""
+    ratios, regs = [], []
+    for c in pulse:
+        if c.context_beats.size < 3:
+            continue
+        tail = c.beats[c.beats >= c.x.size - int(6 * c.fs_hz)]
+        amp_ref = float(np.median(pulse_amplitudes(c.x, c.context_beats, c.fs_hz)))
+        amp_tail = float(np.median(pulse_amplitudes(c.x, tail, c.fs_hz))) if tail.size else 0.0
+        ratios.append(amp_tail / max(amp_ref, 1e-9))
+        regs.append(regularity(c.beats, c.fs_hz) if c.beats.size >= 4 else 0.0)
+    f[f"{prefix}_pulse_amp_ratio"] = _na(max(ratios, default=None))
+    f[f"{prefix}_pulse_regularity"] = _na(max(regs, default=None))
+    if ratios:
+        t[f"{prefix}_pulse_amp_ratio"] = (
+            f"pulse amplitude over the last 6 s is {100 * max(ratios):.0f}% of its earlier level "
+            f"({_names(pulse)}, regularity {max(regs):.2f})"
+        )
+
+
+def _vf(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], f: dict[str, float], t: dict[str, str]) -> None:
+    conc, low, reg = [], [], []
+    for c in ecg:
+        tail = c.x[-int(8 * c.fs_hz):]
+        _, cc, lb = spectral_organisation(tail, c.fs_hz)
+        conc.append(cc)
+        low.append(lb)
+        tb = c.beats[c.beats >= c.x.size - int(8 * c.fs_hz)]
+        reg.append(regularity(tb, c.fs_hz) if tb.size >= 4 else 0.0)
+    f["vf_conc_max"] = _na(max(conc, default=None))
+    f["vf_lowband_max"] = _na(max(low, default=None))
+    f["vf_ecg_regularity_max"] = _na(max(reg, default=None))
+    _pulse_change(pulse, "vf", f, t)
+    if ecg:
+        t["vf_conc_max"] = (
+            f"ECG spectral concentration {max(conc):.2f}, beat regularity {max(reg):.2f} over the last 8 s"
+        )
+
+
+def extract_evidence(
+    alarm_type: str,
+    signals: dict[str, FloatArray],
+    units: dict[str, str],
+    fs_hz: float,
+    alarm_index: int,
+) -> Evidence:
+    """Features and findings for one alarm from waveforms ending at decision time.
+
+    Only samples before ``alarm_index`` are used, and of those only the last
+    ``EVIDENCE_WINDOW_SECONDS``.  Unknown alarm types get the general features.
+    """
+    end = max(0, min(int(alarm_index), min((len(v) for v in signals.values()), default=0)))
+    first = max(0, end - int(round(EVIDENCE_WINDOW_SECONDS * fs_hz)))
+    win = {k: np.asarray(v[first:end], dtype=np.float64) for k, v in signals.items()}
+    n = end - first
+    start = max(0, n - int(round(ANALYSIS_SECONDS * fs_hz)))
+    chs = analyse_channels(win, units, fs_hz, start) if n >= int(2 * fs_hz) else []
+    ecg = [c for c in chs if c.kind == "ecg" and c.usable]
+    pulse = [c for c in chs if c.kind != "ecg" and c.usable]
+    f: dict[str, float] = {"window_seconds": n / fs_hz}
+    t: dict[str, str] = {}
+    _general(chs, ecg, pulse, f, t)
+    if alarm_type == "asystole":
+        _asystole(chs, ecg, pulse, n, f, t)
+    elif alarm_type == "extreme_bradycardia":
+        _rate(chs, ecg, pulse, 5, "brady_hr5", "min", f, t)
+        _asystole(chs, ecg, pulse, n, f, t)
+    elif alarm_type == "extreme_tachycardia":
+        _rate(chs, ecg, pulse, 17, "tachy_hr17", "max", f, t)
+    elif alarm_type == "ventricular_tachycardia":
+        _vt(chs, ecg, pulse, f, t)
+    elif alarm_type == "ventricular_flutter_fib":
+        _vf(chs, ecg, pulse, f, t)
+        _vt(chs, ecg, pulse, f, t)
+    f = {k: (float(v) if np.isfinite(v) else NOT_AVAILABLE) for k, v in f.items()}
+    return Evidence(features=f, findings=t)

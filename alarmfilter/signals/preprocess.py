@@ -1,0 +1,126 @@
+"""Missing samples, filters and channel classes shared by every detector.
+
+Real ICU waveforms have gaps (NaN), flat lines when a lead falls off, and
+clipping at the ADC rails.  Detectors need a finite signal, so gaps are
+bridged here and every later stage gets a boolean mask of what was invented.
+
+References
+----------
+Clifford G.D. et al. Signal quality indices and data fusion for determining
+clinical acceptability of electrocardiograms. Physiol. Meas. 2012;33:1419-1433.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+from scipy import signal as sps
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+ECG_CHANNELS = frozenset(
+    {"I", "II", "III", "V", "MCL", "aVF", "aVR", "aVL", "V1", "V2", "V3", "V4", "V5", "V6", "ECG"}
+)
+PULSE_CHANNELS = frozenset({"PLETH", "ABP", "ART", "PPG", "SPO2"})
+
+
+def channel_kind(name: str) -> str:
+    """Class of a PhysioNet channel name: ``ecg``, ``abp``, ``ppg`` or ``other``.
+
+    >>> [channel_kind(n) for n in ("II", "aVR", "ABP", "PLETH", "RESP", "V_2")]
+    ['ecg', 'ecg', 'abp', 'ppg', 'other', 'ecg']
+    """
+    base = name.split("_")[0]
+    if base in ECG_CHANNELS:
+        return "ecg"
+    if base in ("ABP", "ART"):
+        return "abp"
+    if base in PULSE_CHANNELS:
+        return "ppg"
+    return "other"
+
+
+def to_millivolts(x: FloatArray, unit: str) -> FloatArray:
+    """ECG in mV whatever the header says, so absolute floors mean something.
+
+    >>> to_millivolts(np.array([1000.0]), "uV")
+    array([1.])
+    """
+    u = unit.strip().lower()
+    if u in ("uv", "µv", "microvolt"):
+        return x / 1000.0
+    if u == "v":
+        return x * 1000.0
+    return x
+
+
+def fill_missing(x: FloatArray) -> tuple[FloatArray, BoolArray]:
+    """Bridge NaN runs by linear interpolation; return the filled signal and the NaN mask.
+
+    Edge gaps are held at the nearest valid value; an all-NaN signal becomes zeros.
+
+    >>> y, m = fill_missing(np.array([0.0, np.nan, 2.0, np.nan]))
+    >>> y.tolist(), m.tolist()
+    ([0.0, 1.0, 2.0, 2.0], [False, True, False, True])
+    """
+    mask = ~np.isfinite(x)
+    if not mask.any():
+        return x.astype(np.float64, copy=True), mask
+    if mask.all():
+        return np.zeros_like(x, dtype=np.float64), mask
+    idx = np.arange(x.size)
+    good = ~mask
+    y = x.astype(np.float64, copy=True)
+    y[mask] = np.interp(idx[mask], idx[good], x[good])
+    return y, mask
+
+
+@lru_cache(maxsize=64)
+def _butter_sos(low_hz: float, high_hz: float, fs_hz: float, order: int) -> FloatArray:
+    nyq = fs_hz / 2.0
+    hi = min(high_hz, 0.95 * nyq)
+    if low_hz <= 0:
+        return np.asarray(sps.butter(order, hi / nyq, btype="low", output="sos"))
+    return np.asarray(sps.butter(order, [low_hz / nyq, hi / nyq], btype="band", output="sos"))
+
+
+def bandpass(x: FloatArray, fs_hz: float, low_hz: float, high_hz: float, order: int = 2) -> FloatArray:
+    """Zero-phase Butterworth band-pass (low-pass when ``low_hz`` is 0).
+
+    Zero phase keeps beat times aligned across filters and channels.
+    """
+    sos = _butter_sos(float(low_hz), float(high_hz), float(fs_hz), int(order))
+    padlen = min(x.size - 1, 3 * (2 * sos.shape[0] + 1) * 4)
+    if x.size < 16:
+        return x - np.mean(x) if x.size else x
+    return np.asarray(sps.sosfiltfilt(sos, x, padlen=padlen))
+
+
+def moving_mean(x: FloatArray, n: int) -> FloatArray:
+    """Centred moving mean of width ``n`` samples (cumulative-sum, O(len)).
+
+    >>> moving_mean(np.array([0.0, 3.0, 0.0, 3.0]), 3).round(2).tolist()
+    [1.0, 1.0, 2.0, 2.0]
+    """
+    n = max(int(n), 1)
+    if n == 1:
+        return x.astype(np.float64, copy=True)
+    pad_l = n // 2
+    pad_r = n - 1 - pad_l
+    xp = np.pad(x, (pad_l, pad_r), mode="edge")
+    c = np.cumsum(np.concatenate(([0.0], xp)))
+    return np.asarray((c[n:] - c[:-n]) / n)
+
+
+def runs_of_true(mask: BoolArray) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Start and (exclusive) end indices of runs of True.
+
+    >>> runs_of_true(np.array([0, 1, 1, 0, 1], dtype=bool))
+    (array([1, 4]), array([3, 5]))
+    """
+    m = np.concatenate(([False], mask.astype(bool), [False]))
+    d = np.diff(m.astype(np.int8))
+    return np.flatnonzero(d == 1).astype(np.int64), np.flatnonzero(d == -1).astype(np.int64)
