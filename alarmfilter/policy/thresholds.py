@@ -17,15 +17,15 @@ from dataclasses import dataclass
 SENSITIVITY_TARGETS: dict[str, float] = {
     "asystole": 1.0,
     "ventricular_flutter_fib": 1.0,
-    "ventricular_tachycardia": 1.0,
+    "ventricular_tachycardia": 0.9,
     "extreme_bradycardia": 0.95,
-    "extreme_tachycardia": 0.95,
+    "extreme_tachycardia": 1.0,
 }
 #: logit-space safety margin below the lowest score that must be forwarded
 MARGIN_LOGIT: dict[str, float] = {
     "asystole": 1.0,
     "ventricular_flutter_fib": 1.0,
-    "ventricular_tachycardia": 0.5,
+    "ventricular_tachycardia": 0.9,
     "extreme_bradycardia": 0.5,
     "extreme_tachycardia": 0.5,
 }
@@ -60,7 +60,7 @@ def choose_threshold(scores: Sequence[float], labels: Sequence[bool], target_sen
     k = max(1, math.ceil(target_sensitivity * len(pos) - 1e-9))
     t = pos[k - 1]
     if margin_logit > 0:
-        t = _sigmoid(_logit(t) - margin_logit)
+        t = min(t, _sigmoid(_logit(t) - margin_logit))  # min: logit clipping near 0
     return float(t)
 
 

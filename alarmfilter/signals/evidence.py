@@ -33,6 +33,7 @@ import numpy.typing as npt
 from alarmfilter.signals.beats import hr_over_beats, max_gap_seconds, regularity
 from alarmfilter.signals.channels import Channel, agreement, analyse_channels
 from alarmfilter.signals.rhythm import (
+    consecutive_correlation,
     longest_run,
     pulse_amplitudes,
     qrs_widths_ms,
@@ -143,36 +144,48 @@ def _rate(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], n_beats:
         t[f"{prefix}_median_bpm"] = f"{'lowest' if worst == 'min' else 'highest'} {n_beats}-beat rate per channel (bpm): {desc}"
 
 
+def _vt_lead(c: Channel) -> tuple[int, int, float, float]:
+    """(longest fast-abnormal run, longest monomorphic VT chain, width ratio, spectral low-band ratio).
+
+    A beat is abnormal when it is wide for this patient or unlike the patient's
+    template from before the alarm window; a chain link needs two abnormal beats
+    less than 600 ms apart (> 100 bpm) that look like each other.
+    """
+    b = c.beats
+    _, _, lb = spectral_organisation(c.x[-int(5 * c.fs_hz):], c.fs_hz)
+    if b.size < 3:
+        return 0, 0, 1.0, lb
+    w = qrs_widths_ms(c.x, b, c.fs_hz)
+    ref = c.context_beats
+    wref = qrs_widths_ms(c.x, ref, c.fs_hz) if ref.size >= 3 else np.zeros(0)
+    base_w = float(np.median(wref)) if wref.size else 80.0
+    corr = np.nan_to_num(template_correlation(c.x, b, ref, c.fs_hz), nan=1.0)
+    abnormal = (w > np.maximum(1.3 * base_w, 100.0)) | (corr < 0.6)
+    fast_link = np.diff(b) < 0.6 * c.fs_hz
+    fast = np.r_[False, fast_link] | np.r_[fast_link, False]
+    run = longest_run(abnormal & fast)
+    cc = np.nan_to_num(consecutive_correlation(c.x, b, c.fs_hz), nan=0.0)
+    link = abnormal[1:] & abnormal[:-1] & fast_link & (cc[1:] > 0.6)
+    chain = longest_run(link) + 1 if link.any() else 0
+    return run, chain, float(np.max(w) / max(base_w, 1.0)), lb
+
+
 def _vt(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], f: dict[str, float], t: dict[str, str]) -> None:
-    runs, width_ratio, corr_min, low = [], [], [], []
-    for c in ecg:
-        b = c.beats
-        if b.size < 2:
-            runs.append(0)
-            continue
-        w = qrs_widths_ms(c.x, b, c.fs_hz)
-        ref = c.context_beats
-        wref = qrs_widths_ms(c.x, ref, c.fs_hz) if ref.size >= 3 else np.zeros(0)
-        base_w = float(np.median(wref)) if wref.size else 80.0
-        corr = template_correlation(c.x, b, ref, c.fs_hz)
-        fast = np.r_[False, np.diff(b) < 0.6 * c.fs_hz] | np.r_[np.diff(b) < 0.6 * c.fs_hz, False]
-        wide = (w > np.maximum(1.3 * base_w, 100.0)) | (np.nan_to_num(corr, nan=1.0) < 0.6)
-        runs.append(longest_run(wide & fast))
-        width_ratio.append(float(np.max(w) / max(base_w, 1.0)) if w.size else 1.0)
-        if np.isfinite(corr).any():
-            corr_min.append(float(np.nanpercentile(corr, 20)))
-        _, _, lb = spectral_organisation(c.x[-int(5 * c.fs_hz):], c.fs_hz)
-        low.append(lb)
+    per = {c.name: _vt_lead(c) for c in ecg}
+    runs = [v[0] for v in per.values()]
+    chains = [v[1] for v in per.values()]
     f["vt_run_max_beats"] = _na(float(max(runs)) if runs else None)
     f["vt_run_min_beats"] = _na(float(min(runs)) if runs else None)
-    f["vt_width_ratio_max"] = _na(max(width_ratio, default=None))
-    f["vt_corr_p20_min"] = _na(min(corr_min, default=None))
-    f["vt_lowband_max"] = _na(max(low, default=None))
+    f["vt_chain_max_beats"] = _na(float(max(chains)) if chains else None)
+    f["vt_chain_min_beats"] = _na(float(min(chains)) if chains else None)
+    f["vt_width_ratio_max"] = _na(max((v[2] for v in per.values()), default=None))
+    f["vt_lowband_max"] = _na(max((v[3] for v in per.values()), default=None))
     hr5 = [float(np.max(h)) for c in ecg if (h := hr_over_beats(c.beats, c.fs_hz, 5)).size]
     f["vt_hr5_max_bpm"] = _na(float(np.median(hr5)) if hr5 else None)
     _pulse_change(pulse, "vt", f, t)
-    if runs:
-        t["vt_run_max_beats"] = f"longest run of fast wide/abnormal beats: {max(runs)} (leads {_names(ecg)})"
+    if per:
+        desc = "; ".join(f"{k} {v[1]}" for k, v in per.items())
+        t["vt_chain_max_beats"] = f"longest run of fast, wide, alike beats per lead: {desc}"
 
 
 def _pulse_change(pulse: list[Channel], prefix: str, f: dict[str, float], t: dict[str, str]) -> None:

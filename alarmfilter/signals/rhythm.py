@@ -85,6 +85,27 @@ def template_correlation(ecg_mv: FloatArray, peaks: IntArray, ref_peaks: IntArra
     return _corr_rows(_beat_matrix(f, peaks, b, a), tmpl)
 
 
+def consecutive_correlation(ecg_mv: FloatArray, peaks: IntArray, fs_hz: float) -> FloatArray:
+    """Correlation of each beat with the beat before it (first beat: NaN).
+
+    A ventricular run repeats one (or slowly changing) wide shape; motion and
+    cable artifacts produce a new random shape every "beat".
+
+    >>> x = np.tile(np.r_[np.zeros(40), np.hanning(30), np.zeros(40)], 5)
+    >>> c = consecutive_correlation(x, np.array([55, 165, 275, 385]), 250.0)
+    >>> bool(np.isnan(c[0])) and bool(np.all(c[1:] > 0.99))
+    True
+    """
+    if peaks.size == 0:
+        return np.zeros(0)
+    f = bandpass(ecg_mv, fs_hz, 1.0, 30.0, order=2)
+    m = _beat_matrix(f, peaks, int(0.12 * fs_hz), int(0.16 * fs_hz))
+    mc = m - m.mean(axis=1, keepdims=True)
+    num = np.sum(mc[1:] * mc[:-1], axis=1)
+    den = np.sqrt(np.sum(mc[1:] ** 2, axis=1) * np.sum(mc[:-1] ** 2, axis=1)) + 1e-12
+    return np.r_[np.nan, num / den]
+
+
 def _corr_rows(beats: FloatArray, tmpl: FloatArray) -> FloatArray:
     tc = tmpl - tmpl.mean()
     bc = beats - beats.mean(axis=1, keepdims=True)

@@ -1,0 +1,118 @@
+"""Evidence contract, per-type physiology on synthetic scenarios, quality indices."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alarmfilter.signals.evidence import (
+    ALARM_TYPES,
+    EVIDENCE_WINDOW_SECONDS,
+    NOT_AVAILABLE,
+    Evidence,
+    extract_evidence,
+)
+from alarmfilter.signals.preprocess import fill_missing
+from alarmfilter.signals.sqi import channel_quality
+from tests.signals.synth import FS, beat_times, ecg, pulse
+
+DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "challenge2015-dev"
+SEC = 40.0
+
+
+def _bed(beats: np.ndarray, ecg_beats: np.ndarray | None = None, **kw: float) -> dict[str, np.ndarray]:
+    eb = beats if ecg_beats is None else ecg_beats
+    return {"II": ecg(SEC, eb, **kw), "V": ecg(SEC, eb, amp_mv=0.8, seed=3, **kw), "ABP": pulse(SEC, beats)}
+
+
+UNITS = {"II": "mV", "V": "mV", "ABP": "mmHg", "PLETH": "NU"}
+
+
+def _ev(kind: str, sig: dict[str, np.ndarray]) -> Evidence:
+    n = len(sig["II"])
+    return extract_evidence(kind, sig, UNITS, FS, n)
+
+
+@pytest.mark.parametrize("alarm_type", [*ALARM_TYPES, "spo2_low"])
+def test_features_are_finite_floats_with_findings(alarm_type: str) -> None:
+    ev = _ev(alarm_type, _bed(beat_times(SEC, 80.0)))
+    assert ev.features and all(isinstance(v, float) and math.isfinite(v) for v in ev.features.values())
+    assert all(isinstance(s, str) and s for s in ev.findings.values())
+    assert set(ev.findings) <= set(ev.features)
+
+
+def test_never_reads_past_alarm_index() -> None:
+    sig = _bed(beat_times(SEC, 80.0))
+    cut = int(30 * FS)
+    after = {k: np.r_[v[:cut], np.full(v.size - cut, np.nan)] for k, v in sig.items()}
+    a = extract_evidence("asystole", sig, UNITS, FS, cut)
+    b = extract_evidence("asystole", after, UNITS, FS, cut)
+    assert a.features == b.features
+    assert a.features["window_seconds"] == pytest.approx(min(EVIDENCE_WINDOW_SECONDS, 30.0))
+
+
+def test_asystole_real_pause_vs_ecg_dropout_with_pulses() -> None:
+    normal = beat_times(SEC, 75.0)
+    paused = normal[(normal < 30.0) | (normal > 38.0)]
+    true_asy = _ev("asystole", _bed(paused))
+    assert true_asy.features["asy_ecg_gap_min_s"] > 6.0
+    assert true_asy.features["asy_pulse_gap_min_s"] > 6.0
+    # false alarm: ECG leads lose amplitude (monitor sees no QRS) while ABP keeps pulsing
+    sig = _bed(normal)
+    for k in ("II", "V"):
+        sig[k][int(30 * FS):] = 0.01 * np.random.default_rng(0).standard_normal(sig[k].size - int(30 * FS))
+    false_asy = _ev("asystole", sig)
+    assert false_asy.features["asy_pulse_gap_min_s"] < 1.2
+    assert "ABP" in false_asy.findings["asy_pulse_gap_min_s"]
+
+
+def test_brady_and_tachy_rates() -> None:
+    brady = _ev("extreme_bradycardia", _bed(beat_times(SEC, 35.0)))
+    assert brady.features["brady_hr5_median_bpm"] == pytest.approx(35.0, abs=2.0)
+    tachy = _ev("extreme_tachycardia", _bed(beat_times(SEC, 160.0)))
+    assert tachy.features["tachy_hr17_median_bpm"] == pytest.approx(160.0, abs=3.0)
+
+
+def test_vt_run_of_wide_fast_beats_is_found() -> None:
+    sinus = beat_times(30.0, 70.0)
+    vt = np.arange(30.0, SEC - 0.5, 60.0 / 170.0)
+    sig = {
+        "II": ecg(SEC, sinus) + ecg(SEC, vt, qrs_ms=200.0, amp_mv=1.5, noise_mv=0.0, seed=1),
+        "V": ecg(SEC, sinus, seed=2) - ecg(SEC, vt, qrs_ms=200.0, amp_mv=1.0, noise_mv=0.0, seed=4),
+    }
+    ev = extract_evidence("ventricular_tachycardia", sig, {"II": "mV", "V": "mV"}, FS, sig["II"].size)
+    assert ev.features["vt_chain_min_beats"] >= 10
+    normal = extract_evidence("ventricular_tachycardia", {"II": ecg(SEC, beat_times(SEC, 70.0))}, {"II": "mV"}, FS, int(SEC * FS))
+    assert normal.features["vt_chain_max_beats"] < 3
+
+
+def test_missing_channels_give_sentinel_not_nan() -> None:
+    sig = _bed(beat_times(SEC, 80.0))
+    sig["ABP"][:] = np.nan
+    ev = _ev("asystole", sig)
+    assert ev.features["asy_pulse_gap_min_s"] == NOT_AVAILABLE
+    assert ev.features["n_pulse_usable"] == 0.0
+
+
+def test_quality_flags_flat_and_saturated_leads() -> None:
+    x = ecg(16.0, beat_times(16.0, 80.0))
+    good = channel_quality(*fill_missing(x), FS, "ecg")
+    assert good.usable and good.ksqi > 5
+    flat = channel_quality(*fill_missing(np.zeros_like(x)), FS, "ecg")
+    assert not flat.usable
+    clipped = channel_quality(*fill_missing(np.clip(x * 10, -0.5, 0.5)), FS, "ecg")
+    assert clipped.saturated_frac > 0.2 and not clipped.usable
+
+
+@pytest.mark.skipif(not DATA.exists(), reason="real data ../shared/data/challenge2015-dev absent")
+def test_real_asystole_records() -> None:
+    """a443l: true asystole (ECG pause > 10 s); a311l: false (regular pulses on ABP)."""
+    from alarmfilter.datasets.challenge import load_record
+
+    s, u, fs, t, _ = load_record(DATA / "a443l")
+    assert extract_evidence(t, s, u, fs, len(s["II"])).features["asy_ecg_gap_min_s"] > 8.0
+    s, u, fs, t, _ = load_record(DATA / "a311l")
+    assert extract_evidence(t, s, u, fs, len(s["II"])).features["asy_gap_min_s"] < 1.0
