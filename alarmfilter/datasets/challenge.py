@@ -57,36 +57,106 @@ def _parse_comments(comments: list[str]) -> tuple[str, bool | None]:
     return alarm_type, label
 
 
+class RecordError(ValueError):
+    """A record that cannot be read; the message names the record and says why (one line)."""
+
+
+def wire_alarm_type(name: str) -> str:
+    """Wire name of a challenge alarm name (header comment or ``ALARMS`` file); wire names pass.
+
+    >>> wire_alarm_type("Ventricular_Tachycardia"), wire_alarm_type("asystole"), wire_alarm_type("?")
+    ('ventricular_tachycardia', 'asystole', 'unknown')
+    """
+    text = name.strip()
+    if text in ALARM_TYPE_WIRE:
+        return ALARM_TYPE_WIRE[text]
+    if text in ALARM_TYPE_WIRE.values():
+        return text
+    return "unknown"
+
+
+def parse_label(text: str) -> bool | None:
+    """``1``/``true``/``True alarm`` -> True, ``0``/``false``/``False alarm`` -> False, else None.
+
+    >>> parse_label("1"), parse_label("False alarm"), parse_label("")
+    (True, False, None)
+    """
+    t = text.strip().lower()
+    if t in ("1", "true", "true alarm"):
+        return True
+    if t in ("0", "false", "false alarm"):
+        return False
+    return None
+
+
+def read_alarms(data_dir: str | Path) -> dict[str, tuple[str, bool | None]]:
+    """``DIR/ALARMS`` (``record,alarm_type,label`` per line; label may be empty) as a dict.
+
+    Missing file -> empty dict; malformed lines are skipped (the header then decides).
+    """
+    path = Path(data_dir) / "ALARMS"
+    if not path.is_file():
+        return {}
+    out: dict[str, tuple[str, bool | None]] = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) < 2 or not parts[0] or parts[0].lower() == "record":
+            continue
+        out[parts[0]] = (wire_alarm_type(parts[1]), parse_label(parts[2]) if len(parts) > 2 else None)
+    return out
+
+
 def load_record(
     path: str | Path, *, until_alarm: bool = True
 ) -> tuple[dict[str, npt.NDArray[np.float64]], dict[str, str], float, str, bool | None]:
     """Read one record as ``(signals, units, fs_hz, alarm_type, label)``.
 
-    ``path`` is the record path without extension.  Missing samples are NaN
+    ``path`` is the record path without extension; the signal file may be
+    ``.mat`` (format 16+24) or ``.dat`` (format 16).  Missing samples are NaN
     (wfdb maps the format's invalid value, -32768, to NaN).  With
     ``until_alarm`` the arrays stop at the alarm (sample ``300 * fs``), which
     is all a real-time decision may see.  Duplicate channel names get a
-    ``_2`` suffix so no channel is silently dropped.
+    ``_2`` suffix so no channel is silently dropped.  When the header comments
+    lack the alarm type or label, the folder's ``ALARMS`` file gives them; a
+    record with neither has type ``"unknown"`` / label ``None``.  A record that
+    cannot be read raises :class:`RecordError` naming the record and the cause.
     """
     import wfdb  # local: signals/ and model/ must not need wfdb
 
-    rec = wfdb.rdrecord(str(path))
+    name = Path(path).name
+    try:
+        rec = wfdb.rdrecord(str(path))
+    except Exception as exc:  # wfdb raises many kinds; the caller needs one, with the cause
+        raise RecordError(f"record {name}: cannot be read ({type(exc).__name__}: {_one_line(exc)})") from exc
+    if rec.p_signal is None or rec.n_sig == 0 or not rec.fs or rec.fs <= 0:
+        raise RecordError(f"record {name}: no signals or no sampling frequency in the header")
     fs_hz = float(rec.fs)
     data = np.asarray(rec.p_signal, dtype=np.float64)
+    if data.ndim != 2 or data.shape[0] == 0:
+        raise RecordError(f"record {name}: empty signal file")
     if until_alarm:
         data = data[: int(round(ALARM_TIME_SECONDS * fs_hz))]
     signals: dict[str, npt.NDArray[np.float64]] = {}
     units: dict[str, str] = {}
-    for j, name in enumerate(rec.sig_name):
-        key = name
+    for j, sig in enumerate(rec.sig_name):
+        key = sig
         k = 2
         while key in signals:
-            key = f"{name}_{k}"
+            key = f"{sig}_{k}"
             k += 1
         signals[key] = np.ascontiguousarray(data[:, j])
         units[key] = str(rec.units[j])
     alarm_type, label = _parse_comments(list(rec.comments or []))
+    if alarm_type == "unknown" or label is None:
+        listed_type, listed_label = read_alarms(Path(path).parent).get(name, ("unknown", None))
+        alarm_type = listed_type if alarm_type == "unknown" else alarm_type
+        label = listed_label if label is None else label
     return signals, units, fs_hz, alarm_type, label
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200] if text else "no detail"
 
 
 def read_challenge(path: str | Path, *, until_alarm: bool = True) -> ChallengeRecord:

@@ -58,3 +58,34 @@ def feedback_event(alarm: Alarm, actionable: bool, delay_seconds: float) -> Feed
         schema_version=1, kind="feedback", bed=alarm.bed, ts=alarm.ts + delay_seconds,
         alarm_id=alarm.alarm_id, actionable=actionable,
     )
+
+
+def record_events(
+    record: str,
+    bed: str,
+    signals: Mapping[str, npt.NDArray[np.float64]],
+    units: Mapping[str, str],
+    fs_hz: float,
+    alarm_type: str,
+    alarm_ts: float,
+    alarm_sample: int,
+    context_seconds: float,
+    chunk_seconds: float = 1.0,
+) -> tuple[list[Waveform | Alarm], Alarm]:
+    """One record as a monitor would send it: waveform up to the alarm, the alarm, then the rest.
+
+    Only the last `context_seconds` before the alarm are sent (the engine keeps no more);
+    every sample after the alarm is sent too, so it is the engine, not this function, that
+    must keep a real-time decision from using data beyond its hold.
+    """
+    n = len(next(iter(signals.values())))
+    first = max(0, alarm_sample - int(round(context_seconds * fs_hz)))
+    start_ts = alarm_ts - alarm_sample / fs_hz
+    alarm = alarm_event(record, bed, alarm_ts, alarm_type)
+    events: list[Waveform | Alarm] = list(
+        waveform_events(bed, signals, units, fs_hz, start_ts, chunk_seconds, first, min(alarm_sample, n))
+    )
+    events.append(alarm)
+    if n > alarm_sample:
+        events.extend(waveform_events(bed, signals, units, fs_hz, start_ts, chunk_seconds, alarm_sample, n))
+    return events, alarm
