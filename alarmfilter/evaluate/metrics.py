@@ -46,8 +46,8 @@ class Confusion:
     def score(self) -> float | None:
         """Challenge score.
 
-        >>> Confusion(tp=9, fn=1, tn=5, fp=5).score
-        0.56
+        >>> Confusion(tp=9, fn=1, tn=5, fp=5).score  # 14 / (14 + 5 + 5)
+        0.583333
         """
         d = self.tp + self.tn + self.fp + FN_WEIGHT * self.fn
         return round((self.tp + self.tn) / d, 6) if d else None
