@@ -130,9 +130,8 @@ def persistence_seconds(ts: FloatArray, beyond: npt.NDArray[np.bool_], alarm_ts:
     if len(ts) == 0 or not beyond[-1]:
         return 0.0
     inside = np.flatnonzero(~beyond)
-    first = inside[-1] + 1 if len(inside) else 0
-    start = ts[first - 1] if first > 0 else ts[0]
-    return float(alarm_ts - start) if first > 0 else float(alarm_ts - ts[0] + 1.0)
+    start = ts[inside[-1]] if len(inside) else ts[0]  # last sample still within the limit
+    return float(alarm_ts - start)
 
 
 def slope_per_minute(ts: FloatArray, x: FloatArray) -> float:

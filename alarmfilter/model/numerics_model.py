@@ -1,0 +1,205 @@
+"""p(true alarm | numerics evidence) for threshold alarms, learned online per type, and the ward model.
+
+Threshold alarms have no labelled development set here, so their prior is uninformative but
+safe: zero weights, a positive intercept, and no suppression at all until a type has seen
+``min_labels_per_class`` clinician labels of each class.  After that each type's river
+``StandardScaler -> LogisticRegression`` (the arrhythmia model's ``TypeModel``) learns from
+feedback, class-balanced so a ward where most alarms are false cannot talk the model into
+calling everything false.
+
+``WardModel`` puts this next to the arrhythmia ``AlarmModel`` behind one river-style interface
+(``predict_proba_one``, ``learn_one``, ``thresholds``, JSON ``to_dict``/``from_dict``), so one
+lifecycle snapshots, versions and guards both.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from river import utils
+
+from alarmfilter.model.classifier import AlarmModel, TypeModel
+from alarmfilter.model.features import NOT_AVAILABLE
+
+FORMAT = "alarmfilter.numerics-model/1"
+WARD_FORMAT = "alarmfilter.ward-model/1"
+
+_COMMON: tuple[tuple[str, float, float], ...] = (
+    ("num_beyond_limit", -50.0, 200.0),
+    ("num_beyond_frac_30s", 0.0, 1.0),
+    ("num_persist_seconds", 0.0, 60.0),
+    ("num_max_step_per_s", 0.0, 50.0),
+    ("num_slope_per_min", -60.0, 60.0),
+    ("num_baseline_delta", -100.0, 200.0),
+    ("num_missing_frac", 0.0, 1.0),
+    ("fault_on_source", 0.0, 1.0),
+    ("reraise_count", 0.0, 10.0),
+)
+_PULSE = (("hr_pulse_gap_bpm", 0.0, 100.0),)
+_ABP = (
+    ("abp_pulse_pressure_mmhg", 0.0, 150.0),
+    ("abp_wave_flat_frac", 0.0, 1.0),
+    ("abp_wave_pulsatility_mmhg", 0.0, 200.0),
+    ("abp_wave_max_mmhg", 0.0, 350.0),
+)
+#: per threshold type: (feature, low clip, high clip), as for the arrhythmia model
+NUMERICS_SPEC: dict[str, tuple[tuple[str, float, float], ...]] = {
+    "spo2_low": _COMMON + _PULSE + (("ppg_quality", 0.0, 1.0), ("ppg_rate_gap_bpm", 0.0, 100.0)),
+    "hr_high": _COMMON + _PULSE + (("ecg_quality", 0.0, 1.0),),
+    "hr_low": _COMMON + _PULSE + (("ecg_quality", 0.0, 1.0),),
+    "abp_high": _COMMON + _ABP,
+    "abp_low": _COMMON + _ABP,
+    "rr_high": _COMMON,
+    "rr_low": _COMMON,
+    "apnea": _COMMON,
+}
+#: forward unless the model is fairly sure the alarm is false (class-balanced scores)
+DEFAULT_THRESHOLD = 0.2
+PRIOR_INTERCEPT = 1.0
+ONLINE_LR = 0.1
+
+
+def select_numerics(features: Mapping[str, float], alarm_type: str) -> dict[str, float]:
+    """The threshold model's inputs for this type, clipped; unavailable values left out (neutral).
+
+    >>> select_numerics({"num_persist_seconds": 300.0, "ppg_quality": -999.0, "x": 1.0}, "spo2_low")
+    {'num_persist_seconds': 60.0}
+    """
+    out: dict[str, float] = {}
+    for k, lo, hi in NUMERICS_SPEC.get(alarm_type, ()):
+        v = features.get(k)
+        if v is None:
+            continue
+        v = float(v)
+        if v == NOT_AVAILABLE or not math.isfinite(v):
+            continue
+        out[k] = min(max(v, lo), hi)
+    return out
+
+
+def _safe_prior(alarm_type: str, lr: float) -> TypeModel:
+    tm = TypeModel(tuple(k for k, _, _ in NUMERICS_SPEC[alarm_type]), lr)
+    tm.logreg._weights = utils.VectorDict({})
+    tm.logreg.intercept = PRIOR_INTERCEPT
+    return tm
+
+
+class NumericsModel:
+    """One online logistic model per threshold alarm type; forwards what it has not learned.
+
+    >>> m = NumericsModel()
+    >>> m.predict_proba_one({"num_persist_seconds": 0.0}, "spo2_low")[True]
+    1.0
+    >>> for i in range(40):
+    ...     _ = m.learn_one({"num_max_step_per_s": 25.0 + i % 3, "num_persist_seconds": 1.0}, False, "spo2_low")
+    ...     _ = m.learn_one({"num_max_step_per_s": 1.0 + i % 3, "num_persist_seconds": 40.0}, True, "spo2_low")
+    >>> p_art = m.predict_proba_one({"num_max_step_per_s": 26.0, "num_persist_seconds": 1.0}, "spo2_low")[True]
+    >>> p_real = m.predict_proba_one({"num_max_step_per_s": 2.0, "num_persist_seconds": 40.0}, "spo2_low")[True]
+    >>> p_art < DEFAULT_THRESHOLD < p_real
+    True
+    """
+
+    def __init__(self, types: dict[str, TypeModel] | None = None, thresholds: dict[str, float] | None = None,
+                 label_counts: dict[str, list[int]] | None = None, *, min_labels_per_class: int = 20,
+                 lr: float = ONLINE_LR) -> None:
+        self.types: dict[str, TypeModel] = dict(types or {})
+        self.thresholds: dict[str, float] = {t: DEFAULT_THRESHOLD for t in NUMERICS_SPEC} | dict(thresholds or {})
+        self.label_counts: dict[str, list[int]] = {t: list(v) for t, v in (label_counts or {}).items()}
+        self.min_labels_per_class = min_labels_per_class
+        self.lr = lr
+
+    def ready(self, alarm_type: str) -> bool:
+        """True once the type has enough labels of both classes to be trusted with a suppression."""
+        neg, pos = self.label_counts.get(alarm_type, [0, 0])
+        return min(neg, pos) >= self.min_labels_per_class
+
+    def predict_proba_one(self, x: Mapping[str, Any], alarm_type: str) -> dict[bool, float]:
+        tm = self.types.get(alarm_type)
+        if tm is None or not self.ready(alarm_type):
+            return {False: 0.0, True: 1.0}
+        z = tm.logit(select_numerics(x, alarm_type))
+        p = 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+        return {False: 1.0 - p, True: p}
+
+    def contributions_one(self, x: Mapping[str, Any], alarm_type: str) -> dict[str, float]:
+        tm = self.types.get(alarm_type)
+        return tm.contributions(select_numerics(x, alarm_type)) if tm else {}
+
+    def learn_one(self, x: Mapping[str, Any], y: bool, alarm_type: str) -> bool:
+        """Learn one label (class-balanced weight); False when the type has no numerics model."""
+        if alarm_type not in NUMERICS_SPEC:
+            return False
+        counts = self.label_counts.setdefault(alarm_type, [0, 0])
+        counts[int(bool(y))] += 1
+        n = counts[0] + counts[1]
+        w = min(5.0, 0.5 * n / counts[int(bool(y))])
+        tm = self.types.get(alarm_type) or self.types.setdefault(alarm_type, _safe_prior(alarm_type, self.lr))
+        tm.learn_one(select_numerics(x, alarm_type), bool(y), w=w)
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "types": {t: m.to_dict() for t, m in sorted(self.types.items())},
+            "thresholds": dict(sorted(self.thresholds.items())),
+            "label_counts": {t: list(v) for t, v in sorted(self.label_counts.items())},
+            "min_labels_per_class": self.min_labels_per_class,
+            "lr": self.lr,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> NumericsModel:
+        if d.get("format") != FORMAT:
+            raise ValueError(f"unsupported numerics model format {d.get('format')!r}")
+        return cls(
+            {t: TypeModel.from_dict(v) for t, v in d["types"].items()},
+            {t: float(v) for t, v in d["thresholds"].items()},
+            {t: [int(v[0]), int(v[1])] for t, v in d["label_counts"].items()},
+            min_labels_per_class=int(d["min_labels_per_class"]),
+            lr=float(d["lr"]),
+        )
+
+
+class WardModel:
+    """Arrhythmia model + threshold-alarm model behind one interface, routed by alarm type.
+
+    Anything neither knows scores p = 1 (forward).
+    """
+
+    def __init__(self, arrhythmia: AlarmModel | None = None, numerics: NumericsModel | None = None) -> None:
+        self.arrhythmia = arrhythmia or AlarmModel()
+        self.numerics = numerics or NumericsModel()
+        self.n_learned = 0
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return {**self.numerics.thresholds, **self.arrhythmia.thresholds}
+
+    def predict_proba_one(self, x: Mapping[str, Any], alarm_type: str) -> dict[bool, float]:
+        if alarm_type in NUMERICS_SPEC:
+            return self.numerics.predict_proba_one(x, alarm_type)
+        return self.arrhythmia.predict_proba_one(x, alarm_type)
+
+    def contributions_one(self, x: Mapping[str, Any], alarm_type: str) -> dict[str, float]:
+        if alarm_type in NUMERICS_SPEC:
+            return self.numerics.contributions_one(x, alarm_type)
+        return self.arrhythmia.contributions_one(x, alarm_type)
+
+    def learn_one(self, x: Mapping[str, Any], y: bool, alarm_type: str) -> None:
+        if not self.numerics.learn_one(x, y, alarm_type):
+            self.arrhythmia.learn_one(x, y, alarm_type)
+        self.n_learned += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": WARD_FORMAT, "arrhythmia": self.arrhythmia.to_dict(),
+                "numerics": self.numerics.to_dict(), "n_learned": self.n_learned}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> WardModel:
+        if d.get("format") != WARD_FORMAT:
+            raise ValueError(f"unsupported ward model format {d.get('format')!r}")
+        m = cls(AlarmModel.from_dict(d["arrhythmia"]), NumericsModel.from_dict(d["numerics"]))
+        m.n_learned = int(d.get("n_learned", 0))
+        return m
