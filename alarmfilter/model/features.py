@@ -7,6 +7,7 @@ the physiology.  Unknown types have no model and are forwarded (fail-open).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 NOT_AVAILABLE = -999.0  # same sentinel as alarmfilter.signals.evidence.NOT_AVAILABLE
@@ -15,26 +16,24 @@ NOT_AVAILABLE = -999.0  # same sentinel as alarmfilter.signals.evidence.NOT_AVAI
 #: 6-s pause is already asystole, a rate below 20 or above 250 bpm is already
 #: extreme; beyond that, larger numbers carry no more evidence, only leverage.
 MODEL_SPEC: dict[str, tuple[tuple[str, float, float], ...]] = {
-    # longest beat-free pause on the trustworthy channels
+    # longest beat-free pause on the trustworthy ECG leads and pulse channels
     "asystole": (("asy_ecg_gap_min_s", 0.0, 6.0), ("asy_pulse_gap_min_s", 0.0, 6.0)),
-    # slowest 5-beat rate across channels
-    "extreme_bradycardia": (("brady_hr5_median_bpm", 20.0, 100.0), ("brady_hr5_least_bpm", 20.0, 120.0)),
-    # fastest 17-beat rate; the least tachycardic channel contradicts the alarm
-    "extreme_tachycardia": (("tachy_hr17_median_bpm", 60.0, 250.0), ("tachy_hr17_least_bpm", 40.0, 250.0)),
-    # run of fast abnormal beats on every lead, spectral shift, pulse collapse
+    # slowest 5-beat rate, median across every usable channel (one bad channel cannot decide)
+    "extreme_bradycardia": (("brady_hr5_median_bpm", 20.0, 100.0),),
+    # fastest 17-beat rate, median across channels
+    "extreme_tachycardia": (("tachy_hr17_median_bpm", 60.0, 250.0),),
     "ventricular_tachycardia": (
-        ("vt_chain_max_beats", 0.0, 12.0),
-        ("vt_chain_min_beats", 0.0, 12.0),
-        ("vt_run_min_beats", 0.0, 12.0),
-        ("vt_lowband_max", 0.4, 1.0),
+        # no lead shows the patient's usual beat for this long (a VT run has none)
+        ("vt_normal_gap_min_s", 0.0, 6.0),
+        # meanwhile the pulse kept its count and strength (artifact) or not (VT)
+        ("vt_pulse_during_disturbance", 0.02, 1.5),
     ),
-    # organised single-peak spectrum, no regular beats left
-    "ventricular_flutter_fib": (
-        ("vf_conc_max", 0.0, 1.0),
-        ("vf_lowband_max", 0.0, 1.0),
-        ("vf_ecg_regularity_max", -1.0, 1.0),
-    ),
+    # no usual beat left on any lead, ECG power moved to the 1-7 Hz band
+    "ventricular_flutter_fib": (("vt_normal_gap_min_s", 0.0, 10.0), ("vf_lowband_max", 0.0, 1.0)),
 }
+#: features entered as log(clipped value): ratios and disturbances, where 0.03
+#: versus 0.2 (an untouched versus a slightly changed pulse) is the big step
+LOG_FEATURES = frozenset({"vt_pulse_during_disturbance", "vt_pulse_disturbance_min"})
 MODEL_FEATURES: dict[str, tuple[str, ...]] = {t: tuple(k for k, _, _ in v) for t, v in MODEL_SPEC.items()}
 
 
@@ -54,5 +53,6 @@ def select_features(features: Mapping[str, float], alarm_type: str) -> dict[str,
         v = float(v)
         if v == NOT_AVAILABLE or v != v or v in (float("inf"), float("-inf")):
             continue
-        out[k] = min(max(v, lo), hi)
+        v = min(max(v, lo), hi)
+        out[k] = math.log(v) if k in LOG_FEATURES else v
     return out

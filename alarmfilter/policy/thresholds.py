@@ -1,10 +1,11 @@
 """Per-type decision thresholds that meet a sensitivity target, and the decision itself.
 
-A missed true alarm can kill; a forwarded false one costs attention.  So the
-threshold for each type is the highest score that still forwards the target
-fraction of the true alarms seen in (out-of-fold) development scores, then moved
-down by a safety margin in logit space, because a handful of true asystoles
-cannot pin a threshold precisely.  Lethal types (asystole, VF, VT) get target 1.
+A missed true alarm can kill; a forwarded false one costs attention.  So each
+type's threshold, chosen on out-of-fold development scores, must forward at
+least a minimum fraction of the true alarms (all of them for asystole and VF),
+and within that constraint minimises FP + 5 x FN (the challenge's cost of a miss).
+It is then moved down by a safety margin in logit space, because a handful of
+true asystoles cannot pin a threshold precisely.
 """
 
 from __future__ import annotations
@@ -13,21 +14,25 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-#: sensitivity target per alarm type
+import numpy as np
+
+#: minimum sensitivity per alarm type (lethal rhythms: every true alarm forwarded)
 SENSITIVITY_TARGETS: dict[str, float] = {
     "asystole": 1.0,
     "ventricular_flutter_fib": 1.0,
     "ventricular_tachycardia": 0.9,
-    "extreme_bradycardia": 0.95,
+    "extreme_bradycardia": 1.0,
     "extreme_tachycardia": 1.0,
 }
-#: logit-space safety margin below the lowest score that must be forwarded
+#: cost of a missed true alarm relative to a forwarded false one (the challenge's 5)
+MISS_COST = 5.0
+#: logit-space safety margin below the chosen threshold
 MARGIN_LOGIT: dict[str, float] = {
     "asystole": 1.0,
     "ventricular_flutter_fib": 1.0,
-    "ventricular_tachycardia": 0.9,
-    "extreme_bradycardia": 0.5,
-    "extreme_tachycardia": 0.5,
+    "ventricular_tachycardia": 0.25,
+    "extreme_bradycardia": 0.25,
+    "extreme_tachycardia": 0.25,
 }
 DEFAULT_MARGIN_LOGIT = 0.5
 #: threshold used for a type with no development scores: forward everything
@@ -44,21 +49,34 @@ def _sigmoid(z: float) -> float:
 
 
 def choose_threshold(scores: Sequence[float], labels: Sequence[bool], target_sensitivity: float,
-                     margin_logit: float = DEFAULT_MARGIN_LOGIT) -> float:
-    """Highest threshold with TPR >= target on these scores, lowered by ``margin_logit``.
+                     margin_logit: float = DEFAULT_MARGIN_LOGIT, miss_cost: float = MISS_COST) -> float:
+    """Threshold with TPR >= target that minimises FP + miss_cost * FN, lowered by ``margin_logit``.
 
-    Forward when ``score >= threshold``.  No positives -> forward everything.
+    Forward when ``score >= threshold``.  Candidates are the positives' scores;
+    among those meeting the target, the cheapest wins (ties: the lower one).
+    No positives -> forward everything.
 
     >>> choose_threshold([0.9, 0.8, 0.3, 0.1], [True, True, False, False], 1.0, margin_logit=0.0)
     0.8
     >>> choose_threshold([0.9, 0.8, 0.3, 0.1], [True, True, False, False], 0.5, margin_logit=0.0)
-    0.9
+    0.8
+    >>> s = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]
+    >>> choose_threshold(s, [True, True] + [False] * 6 + [True], 0.5, 0.0)  # 6 FP cost more than 1 FN
+    0.8
+    >>> choose_threshold(s[:6] + [0.1], [True, True] + [False] * 4 + [True], 0.5, 0.0)  # 4 FP cost less
+    0.1
     """
-    pos = sorted((float(s) for s, y in zip(scores, labels) if y), reverse=True)
-    if not pos:
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(labels, dtype=bool)
+    pos = np.sort(s[y])[::-1]
+    if pos.size == 0:
         return FORWARD_ALL
-    k = max(1, math.ceil(target_sensitivity * len(pos) - 1e-9))
-    t = pos[k - 1]
+    k_min = max(1, math.ceil(target_sensitivity * pos.size - 1e-9))
+    cands = pos[k_min - 1:]  # thresholds that keep at least k_min positives
+    fn = np.array([np.sum(pos < c) for c in cands])
+    fp = np.array([np.sum(s[~y] >= c) for c in cands])
+    cost = fp + miss_cost * fn
+    t = float(cands[int(np.flatnonzero(cost == cost.min())[-1])])
     if margin_logit > 0:
         t = min(t, _sigmoid(_logit(t) - margin_logit))  # min: logit clipping near 0
     return float(t)

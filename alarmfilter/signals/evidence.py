@@ -144,7 +144,33 @@ def _rate(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], n_beats:
         t[f"{prefix}_median_bpm"] = f"{'lowest' if worst == 'min' else 'highest'} {n_beats}-beat rate per channel (bpm): {desc}"
 
 
-def _vt_lead(c: Channel) -> tuple[int, int, float, float]:
+def _normal_beat_gap(
+    c: Channel, w: FloatArray, corr: FloatArray, base_w: float, tail_seconds: float
+) -> tuple[float, int, int]:
+    """Longest stretch of the last ``tail_seconds`` without a beat like this patient's normal beat.
+
+    Returns (seconds, first sample, last sample).
+
+    Normal = matches the pre-alarm template (r >= 0.8), not wider than before,
+    and not premature (RR >= 75 % of the pre-alarm median RR).  A ventricular run
+    has no normal beat on *any* lead for its whole length; an artifact on one
+    lead leaves the normal beats visible on another.
+    """
+    b = c.beats
+    end = c.x.size
+    t0 = max(c.start, end - int(tail_seconds * c.fs_hz))
+    ref = c.context_beats
+    rr_ref = float(np.median(np.diff(ref))) if ref.size >= 3 else 0.8 * c.fs_hz
+    rr_prev = np.diff(np.r_[ref[-1:] if ref.size else b[:1] - int(rr_ref), b]) if b.size else np.zeros(0)
+    normal = (corr >= 0.8) & (w <= max(1.2 * base_w, base_w + 20.0)) & (rr_prev >= 0.75 * rr_ref)
+    nb = b[normal]
+    nb = nb[(nb >= t0) & (nb < end)]
+    edges = np.r_[t0, nb, end]
+    i = int(np.argmax(np.diff(edges)))
+    return float(edges[i + 1] - edges[i]) / c.fs_hz, int(edges[i]), int(edges[i + 1])
+
+
+def _vt_lead(c: Channel) -> tuple[int, int, float, float, tuple[float, int, int]]:
     """(longest fast-abnormal run, longest monomorphic VT chain, width ratio, spectral low-band ratio).
 
     A beat is abnormal when it is wide for this patient or unlike the patient's
@@ -154,7 +180,8 @@ def _vt_lead(c: Channel) -> tuple[int, int, float, float]:
     b = c.beats
     _, _, lb = spectral_organisation(c.x[-int(5 * c.fs_hz):], c.fs_hz)
     if b.size < 3:
-        return 0, 0, 1.0, lb
+        t0 = max(c.start, c.x.size - int(10 * c.fs_hz))
+        return 0, 0, 1.0, lb, ((c.x.size - t0) / c.fs_hz, t0, c.x.size)
     w = qrs_widths_ms(c.x, b, c.fs_hz)
     ref = c.context_beats
     wref = qrs_widths_ms(c.x, ref, c.fs_hz) if ref.size >= 3 else np.zeros(0)
@@ -167,7 +194,8 @@ def _vt_lead(c: Channel) -> tuple[int, int, float, float]:
     cc = np.nan_to_num(consecutive_correlation(c.x, b, c.fs_hz), nan=0.0)
     link = abnormal[1:] & abnormal[:-1] & fast_link & (cc[1:] > 0.6)
     chain = longest_run(link) + 1 if link.any() else 0
-    return run, chain, float(np.max(w) / max(base_w, 1.0)), lb
+    gap = _normal_beat_gap(c, w, corr, base_w, 10.0)
+    return run, chain, float(np.max(w) / max(base_w, 1.0)), lb, gap
 
 
 def _vt(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], f: dict[str, float], t: dict[str, str]) -> None:
@@ -180,6 +208,16 @@ def _vt(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], f: dict[st
     f["vt_chain_min_beats"] = _na(float(min(chains)) if chains else None)
     f["vt_width_ratio_max"] = _na(max((v[2] for v in per.values()), default=None))
     f["vt_lowband_max"] = _na(max((v[3] for v in per.values()), default=None))
+    f["vt_normal_gap_min_s"] = _na(min((v[4][0] for v in per.values()), default=None))
+    if per:
+        best = min(per, key=lambda k: per[k][4][0])
+        gap_s, g0, g1 = per[best][4]
+        t["vt_normal_gap_min_s"] = (
+            f"lead {best}: longest stretch without the patient's usual beat in the last 10 s is {gap_s:.1f} s"
+        )
+        _pulse_during(pulse, g0, g1, "vt", f, t)
+    else:
+        f["vt_pulse_during_disturbance"] = NOT_AVAILABLE
     hr5 = [float(np.max(h)) for c in ecg if (h := hr_over_beats(c.beats, c.fs_hz, 5)).size]
     f["vt_hr5_max_bpm"] = _na(float(np.median(hr5)) if hr5 else None)
     _pulse_change(pulse, "vt", f, t)
@@ -188,23 +226,85 @@ def _vt(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], f: dict[st
         t["vt_chain_max_beats"] = f"longest run of fast, wide, alike beats per lead: {desc}"
 
 
-def _pulse_change(pulse: list[Channel], prefix: str, f: dict[str, float], t: dict[str, str]) -> None:
-    """Did the pulse collapse at the end of the window (as in a real VT/VF)?"""
-    ratios, regs = [], []
+def _pulse_disturbance(c: Channel, tail_seconds: float) -> tuple[float, float, float, float] | None:
+    """How much the pulse changed over the last ``tail_seconds`` against the pre-alarm context.
+
+    Returns (disturbance, amplitude ratio, rate ratio, longest RR / usual RR).
+    Disturbance is the largest absolute log-change among rate, median amplitude,
+    weakest-beat amplitude and longest pause: 0 for a circulation the
+    "arrhythmia" left untouched, >= 0.5 when pulses slow, shrink or drop out.
+    """
+    ctx = c.context_beats
+    if ctx.size < 4:
+        return None
+    t0 = c.x.size - int(tail_seconds * c.fs_hz)
+    tail = c.peaks[c.peaks >= t0]
+    rr_ctx = float(np.median(np.diff(ctx)))
+    amp_ctx = float(np.median(pulse_amplitudes(c.x, ctx, c.fs_hz)))
+    if tail.size < 2 or amp_ctx <= 0:
+        return 3.0, 0.0, 0.0, tail_seconds * c.fs_hz / max(rr_ctx, 1.0)
+    amps = pulse_amplitudes(c.x, tail, c.fs_hz) / amp_ctx
+    rr_tail = float(np.median(np.diff(tail)))
+    gap = max_gap_seconds(c.peaks, t0, c.x.size, c.fs_hz) * c.fs_hz / rr_ctx
+    amp_ratio = float(np.median(amps))
+    rate_ratio = rr_ctx / max(rr_tail, 1.0)
+    d = max(
+        abs(np.log(max(rate_ratio, 1e-3))),
+        abs(np.log(max(amp_ratio, 1e-3))),
+        -np.log(max(float(np.min(amps)), 1e-3)) / 2.0,
+        np.log(max(gap, 1.0)),
+    )
+    return float(d), amp_ratio, rate_ratio, float(gap)
+
+
+def _pulse_during(pulse: list[Channel], g0: int, g1: int, prefix: str, f: dict[str, float], t: dict[str, str]) -> None:
+    """Did the pulse keep its rhythm and strength while the ECG looked abnormal (samples g0..g1)?
+
+    The ECG's suspect stretch is shifted by the pulse transit (~0.1-0.5 s).  An
+    untouched pulse train (expected count, usual amplitude) means the heart kept
+    pumping normally: the "VT" was an artifact.
+    """
+    best: tuple[float, str, float, float] | None = None
     for c in pulse:
-        if c.context_beats.size < 3:
+        ctx = c.context_beats
+        if ctx.size < 4 or g1 <= g0:
             continue
-        tail = c.beats[c.beats >= c.x.size - int(6 * c.fs_hz)]
-        amp_ref = float(np.median(pulse_amplitudes(c.x, c.context_beats, c.fs_hz)))
-        amp_tail = float(np.median(pulse_amplitudes(c.x, tail, c.fs_hz))) if tail.size else 0.0
-        ratios.append(amp_tail / max(amp_ref, 1e-9))
-        regs.append(regularity(c.beats, c.fs_hz) if c.beats.size >= 4 else 0.0)
-    f[f"{prefix}_pulse_amp_ratio"] = _na(max(ratios, default=None))
-    f[f"{prefix}_pulse_regularity"] = _na(max(regs, default=None))
-    if ratios:
-        t[f"{prefix}_pulse_amp_ratio"] = (
-            f"pulse amplitude over the last 6 s is {100 * max(ratios):.0f}% of its earlier level "
-            f"({_names(pulse)}, regularity {max(regs):.2f})"
+        fs = c.fs_hz
+        a0, a1 = g0 + int(0.1 * fs), min(g1 + int(0.5 * fs), c.x.size)
+        rr_ctx = float(np.median(np.diff(ctx)))
+        amp_ctx = float(np.median(pulse_amplitudes(c.x, ctx, fs)))
+        inside = c.peaks[(c.peaks >= a0) & (c.peaks < a1)]
+        expected = max((a1 - a0) / rr_ctx, 1.0)
+        amps = pulse_amplitudes(c.x, inside, fs) / max(amp_ctx, 1e-9) if inside.size else np.zeros(1)
+        d = max(
+            abs(float(np.log(max(inside.size, 0.5) / expected))),
+            -float(np.log(max(float(np.min(amps)), 1e-3))) / 2.0,
+            abs(float(np.log(max(float(np.median(amps)), 1e-3)))),
+        )
+        if best is None or d < best[0]:
+            best = (d, c.name, inside.size / expected, float(np.median(amps)))
+    f[f"{prefix}_pulse_during_disturbance"] = _na(best[0] if best else None)
+    if best:
+        t[f"{prefix}_pulse_during_disturbance"] = (
+            f"{best[1]} during that stretch: {100 * best[2]:.0f}% of the expected pulses "
+            f"at {100 * best[3]:.0f}% of the usual amplitude"
+        )
+
+
+def _pulse_change(pulse: list[Channel], prefix: str, f: dict[str, float], t: dict[str, str]) -> None:
+    """Did the circulation change at the end of the window, as a real VT/VF would make it?"""
+    per = {c.name: r for c in pulse if (r := _pulse_disturbance(c, 8.0)) is not None}
+    f[f"{prefix}_pulse_disturbance_min"] = _na(min((v[0] for v in per.values()), default=None))
+    f[f"{prefix}_pulse_amp_ratio"] = _na(max((v[1] for v in per.values()), default=None))
+    f[f"{prefix}_pulse_regularity"] = _na(
+        max((regularity(c.beats, c.fs_hz) for c in pulse if c.beats.size >= 4), default=None)
+    )
+    if per:
+        best = min(per, key=lambda k: per[k][0])
+        d, a, r, g = per[best]
+        t[f"{prefix}_pulse_disturbance_min"] = (
+            f"{best} over the last 8 s: pulse rate {100 * r:.0f}% and amplitude {100 * a:.0f}% "
+            f"of the earlier level, longest pause {g:.1f} usual beats"
         )
 
 
