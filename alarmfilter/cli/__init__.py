@@ -10,7 +10,7 @@ import importlib
 import sys
 
 #: Subcommand modules under alarmfilter.cli, in the order `--help` lists them.
-COMMANDS = ["demo", "replay", "evaluate"]
+COMMANDS = ["demo", "replay", "data", "evaluate"]
 
 
 class CliError(Exception):
