@@ -40,8 +40,8 @@ MODEL_FEATURES: dict[str, tuple[str, ...]] = {t: tuple(k for k, _, _ in v) for t
 def select_features(features: Mapping[str, float], alarm_type: str) -> dict[str, float]:
     """The model's inputs for this type, clipped; unavailable values are left out (= neutral).
 
-    >>> select_features({"vf_conc_max": 0.5, "vf_lowband_max": -999.0, "x": 1.0}, "ventricular_flutter_fib")
-    {'vf_conc_max': 0.5}
+    >>> select_features({"vf_lowband_max": 0.5, "vt_normal_gap_min_s": -999.0, "x": 1.0}, "ventricular_flutter_fib")
+    {'vf_lowband_max': 0.5}
     >>> select_features({"asy_ecg_gap_min_s": 14.0}, "asystole")
     {'asy_ecg_gap_min_s': 6.0}
     """
