@@ -1,0 +1,311 @@
+"""`AlertDelivery`: forwarded alerts -> durable queue -> MLLP destinations, with escalation and an audit trail.
+
+The hook for drivers (Kafka worker, demo, replay):
+
+    delivery = AlertDelivery(config, queue_dir, audit=JsonlAudit(path))
+    task = asyncio.create_task(delivery.run(stop))   # the driver owns the task and `stop`
+    delivery.submit(alert)        # for every Alert output; durable when it returns
+    delivery.feedback(event)      # for every Feedback input: a clinician saw the alert
+    delivery.tick(now_ts)         # event time moves on (e.g. the latest event ts seen)
+
+All three calls are synchronous and must be made on the event loop's thread. `submit`
+raises `QueueFull` when the bounded queue is full: do not commit the input offset then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ..events.outputs import Alert
+from ..events.wire import Feedback
+from .config import DeliveryConfig
+from .escalation import EscalationStep, Escalator
+from .messages import MalformedMessage, Response, build_oru_r40, message_control_id
+from .mllp import AckTimeout, MllpConnection
+from .queue import DiskQueue, QueuedMessage, QueueFull
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryOutcome(str, Enum):
+    QUEUED = "queued"  # durably queued for a destination
+    ACCEPTED = "accepted"  # AA / CA
+    ERROR = "error"  # AE / CE: the same message goes again after a backoff
+    REJECTED = "rejected"  # AR / CR: kept under failed/, escalated at once
+    GAVE_UP = "gave_up"  # AE more than max_error_retries times: like rejected
+    NO_ACK = "no_ack"  # ACK timeout: sent again, same control id
+    MALFORMED_ACK = "malformed_ack"  # unreadable reply: sent again, same control id
+    CONNECT_FAILED = "connect_failed"  # first failure of an outage; retried with backoff
+    QUEUE_FULL = "queue_full"  # submit refused; the caller still holds the alert
+    ESCALATED = "escalated"  # no acknowledgement in time (or refused): next destination
+    EXHAUSTED = "exhausted"  # no acknowledgement and no destination left
+    ACKNOWLEDGED = "acknowledged"  # ORA^R41 from the alarm manager, or a feedback event
+    STATUS = "status"  # an ORA^R41 status that is not an acknowledgement (e.g. delivered)
+
+
+class DeliveryRecord(BaseModel):
+    """Audit line for one delivery event of one alert (beds and alarm ids only, no patient data)."""
+
+    model_config = ConfigDict(frozen=True, use_enum_values=True)
+
+    schema_version: Literal[1] = 1
+    kind: Literal["delivery"] = "delivery"
+    alarm_id: str
+    bed: str
+    type: str
+    priority: str
+    outcome: DeliveryOutcome
+    attempt: int
+    destination: str
+    control_id: str
+    ack_code: str | None = None
+    detail: str = ""
+    event_ts: float | None = None  # event time the outcome refers to, when it has one
+    wall_ts: float  # driver wall clock, for delivery latency
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class JsonlAudit:
+    """Appends delivery records as JSON lines (flushed per line)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._f = open(self.path, "a", encoding="utf-8")
+
+    def __call__(self, record: DeliveryRecord) -> None:
+        self._f.write(json.dumps(record.to_wire()) + "\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.close()
+
+
+class AlertDelivery:
+    """At-least-once delivery of ORU^R40 alerts to an escalation chain of MLLP destinations."""
+
+    def __init__(self, config: DeliveryConfig, queue_dir: str | Path,
+                 audit: Callable[[DeliveryRecord], None] | None = None) -> None:
+        self.config = config
+        self.site = config.site.site()
+        self.queue = DiskQueue(queue_dir, config.queue.max_items)
+        self.escalator = Escalator(config.escalation, len(config.destinations))
+        self.audit = audit or (lambda r: None)
+        self.stats: Counter[str] = Counter()
+        self._wake = [asyncio.Event() for _ in config.destinations]
+        self._by_control_id: dict[str, tuple[str, int]] = {
+            m.control_id: (m.alarm_id, m.attempt) for m in self.queue.pending()}
+        self._alerts: dict[str, dict[str, Any]] = {m.alarm_id: m.alert for m in self.queue.pending()}
+
+    # -- driver API (synchronous) ------------------------------------------------------
+
+    def submit(self, alert: Alert, measured: dict[str, float] | None = None) -> str:
+        """Queue a forwarded alert for the first destination; returns its message control id."""
+        self._apply(self.escalator.advance(alert.decided_ts))
+        wire = alert.to_wire()
+        ctrl = message_control_id(alert.alarm_id, 0)
+        try:
+            item = self.queue.put(alert.alarm_id, 0, 0, ctrl, wire, measured)
+        except QueueFull as exc:
+            self.stats["queue_full"] += 1
+            self._record(wire, DeliveryOutcome.QUEUE_FULL, 0, 0, ctrl, detail=str(exc), event_ts=alert.decided_ts)
+            raise
+        self._track(item)
+        self.escalator.start(wire, alert.decided_ts)
+        self.stats["submitted"] += 1
+        self._record(wire, DeliveryOutcome.QUEUED, 0, 0, ctrl, event_ts=alert.decided_ts)
+        self._wake[0].set()
+        return ctrl
+
+    def feedback(self, event: Feedback) -> None:
+        """A clinician's feedback on an alarm means they saw it: stop escalating it."""
+        self.tick(event.ts)
+        self._acknowledged(event.alarm_id, "feedback event", event.ts)
+
+    def tick(self, now_ts: float) -> None:
+        """Event time advanced: escalate whatever fell due."""
+        self._apply(self.escalator.advance(now_ts))
+
+    # -- the loop the driver owns --------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Deliver until `stop` is set (or the task is cancelled): one worker per destination."""
+        stop = stop or asyncio.Event()
+        for ev in self._wake:
+            ev.set()  # pick up messages left on disk by a previous run
+        workers = [asyncio.create_task(self._worker(i, stop)) for i in range(len(self.config.destinations))]
+        try:
+            await stop.wait()
+        finally:
+            for ev in self._wake:
+                ev.set()
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def drain(self, timeout_seconds: float) -> bool:
+        """Wait until nothing is pending (True) or the timeout passes (False)."""
+        deadline = time.monotonic() + timeout_seconds
+        while len(self.queue) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        return not len(self.queue)
+
+    # -- internals -----------------------------------------------------------------------
+
+    async def _worker(self, dest: int, stop: asyncio.Event) -> None:
+        destination = self.config.destinations[dest]
+        host, port = destination.address
+        t = self.config.transport
+        conn: MllpConnection | None = None
+        failures = 0
+        try:
+            while not stop.is_set():
+                item = self.queue.oldest(dest)
+                if item is None:
+                    self._wake[dest].clear()
+                    await _wait_any(self._wake[dest], stop, timeout_seconds=1.0)
+                    continue
+                if conn is None or conn.closed:
+                    try:
+                        conn = await MllpConnection.open(host, port, t.connect_timeout_seconds, self._on_alert_ack)
+                        failures = 0
+                        self.stats["connects"] += 1
+                    except (OSError, asyncio.TimeoutError) as exc:
+                        failures += 1
+                        self.stats["connect_failures"] += 1
+                        if failures == 1:
+                            self._record(item.alert, DeliveryOutcome.CONNECT_FAILED, item.attempt, dest,
+                                         item.control_id, detail=f"{exc.__class__.__name__}: {exc}")
+                        await _wait_any(stop, timeout_seconds=t.backoff_seconds(failures))
+                        continue
+                failures = await self._send_one(conn, item, dest, stop, failures)
+                if failures and conn is not None:
+                    await conn.close()
+                    conn = None
+        finally:
+            if conn is not None:
+                await conn.close()
+
+    async def _send_one(self, conn: MllpConnection, item: QueuedMessage, dest: int,
+                        stop: asyncio.Event, failures: int) -> int:
+        """Send one queued message and act on the answer; returns the consecutive failure count."""
+        t = self.config.transport
+        msg = build_oru_r40(Alert.model_validate(item.alert), item.attempt, self.site, item.measured)
+        self.stats["sent"] += 1
+        try:
+            resp = await conn.send(str(msg), item.control_id, t.ack_timeout_seconds)
+        except (AckTimeout, MalformedMessage, ConnectionError) as exc:
+            outcome = {AckTimeout: DeliveryOutcome.NO_ACK, MalformedMessage: DeliveryOutcome.MALFORMED_ACK}.get(
+                type(exc), None)
+            item = self.queue.retried(item)
+            if outcome is not None:
+                self.stats[outcome.value] += 1
+                self._record(item.alert, outcome, item.attempt, dest, item.control_id, detail=str(exc))
+            await _wait_any(stop, timeout_seconds=t.backoff_seconds(item.tries))
+            return failures + 1
+        self.stats[f"ack_{resp.code.value}"] += 1
+        if resp.code.accepted:
+            self.queue.done(item)
+            self._record(item.alert, DeliveryOutcome.ACCEPTED, item.attempt, dest, item.control_id,
+                         ack_code=resp.code.value, detail=resp.text)
+            return 0
+        if resp.code.error:
+            item = self.queue.retried(item)
+            if item.tries <= t.max_error_retries:
+                self._record(item.alert, DeliveryOutcome.ERROR, item.attempt, dest, item.control_id,
+                             ack_code=resp.code.value, detail=resp.text)
+                await _wait_any(stop, timeout_seconds=t.backoff_seconds(item.tries))
+                return 0
+            outcome = DeliveryOutcome.GAVE_UP
+        else:
+            outcome = DeliveryOutcome.REJECTED
+        reason = f"{resp.code.value} from {self.config.destinations[dest].name}: {resp.text}".rstrip(": ")
+        self.queue.fail(item, reason)
+        self._record(item.alert, outcome, item.attempt, dest, item.control_id, ack_code=resp.code.value,
+                     detail=resp.text)
+        step = self.escalator.refused(item.alarm_id, item.attempt, reason)
+        self._apply([step] if step else [])
+        return 0
+
+    def _on_alert_ack(self, resp: Response) -> None:
+        """An ORA^R41 arrived: acknowledgement (or refusal) by the alarm manager's clinician."""
+        known = self._by_control_id.get(resp.acked_control_id)
+        self.stats["alert_acks"] += 1
+        if known is None:
+            log.info("ORA^R41 for unknown control id %s", resp.acked_control_id)
+            return
+        alarm_id, attempt = known
+        policy = self.config.escalation
+        if resp.code.accepted and resp.status in policy.acknowledging_statuses:
+            self._acknowledged(alarm_id, f"ORA^R41 {resp.code.value} {resp.status}".strip(), None)
+        elif resp.code.rejected:
+            step = self.escalator.refused(alarm_id, attempt, f"ORA^R41 {resp.code.value}: {resp.text}")
+            self._apply([step] if step else [])
+        else:
+            self._record(self._alerts.get(alarm_id, {"alarm_id": alarm_id}), DeliveryOutcome.STATUS, attempt, None,
+                         resp.acked_control_id, ack_code=resp.code.value, detail=resp.status or resp.text)
+
+    def _acknowledged(self, alarm_id: str, how: str, ts: float | None) -> None:
+        if self.escalator.acknowledge(alarm_id):
+            self.stats["acknowledged"] += 1
+            alert = self._alerts.get(alarm_id, {"alarm_id": alarm_id})
+            self._record(alert, DeliveryOutcome.ACKNOWLEDGED, -1, None, "", detail=how, event_ts=ts)
+
+    def _apply(self, steps: list[EscalationStep]) -> None:
+        for s in steps:
+            if s.destination is None:
+                self.stats["exhausted"] += 1
+                self._record(s.alert, DeliveryOutcome.EXHAUSTED, s.attempt, None, "", detail=s.reason,
+                             event_ts=s.due_ts)
+                continue
+            ctrl = message_control_id(s.alarm_id, s.attempt)
+            # escalations may exceed the bound: they are few and must not be dropped
+            item = self.queue.put(s.alarm_id, s.attempt, s.destination, ctrl, s.alert, force=True)
+            self._track(item)
+            self.stats["escalated"] += 1
+            self._record(s.alert, DeliveryOutcome.ESCALATED, s.attempt, s.destination, ctrl, detail=s.reason,
+                         event_ts=s.due_ts)
+            self._wake[s.destination].set()
+
+    def _track(self, item: QueuedMessage) -> None:
+        self._by_control_id[item.control_id] = (item.alarm_id, item.attempt)
+        self._alerts[item.alarm_id] = item.alert
+        if len(self._by_control_id) > 100_000:  # bounded memory: forget the oldest
+            del self._by_control_id[next(iter(self._by_control_id))]
+        if len(self._alerts) > 100_000:
+            del self._alerts[next(iter(self._alerts))]
+
+    def _record(self, alert: dict[str, Any], outcome: DeliveryOutcome, attempt: int, dest: int | None,
+                control_id: str, ack_code: str | None = None, detail: str = "",
+                event_ts: float | None = None) -> None:
+        name = self.config.destinations[dest].name if dest is not None else ""
+        record = DeliveryRecord(
+            alarm_id=str(alert.get("alarm_id", "")), bed=str(alert.get("bed", "")), type=str(alert.get("type", "")),
+            priority=str(alert.get("priority", "")), outcome=outcome, attempt=attempt, destination=name,
+            control_id=control_id, ack_code=ack_code, detail=detail[:500], event_ts=event_ts, wall_ts=time.time())
+        try:
+            self.audit(record)
+        except Exception:  # the audit sink must never stop delivery
+            log.exception("delivery audit sink failed")
+
+
+async def _wait_any(*events: asyncio.Event, timeout_seconds: float) -> None:
+    """Sleep up to `timeout_seconds`, waking early when any event is set."""
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, timeout=timeout_seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
