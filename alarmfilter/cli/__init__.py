@@ -9,8 +9,8 @@ import argparse
 import importlib
 import sys
 
-#: Subcommand modules under alarmfilter.cli, in the order `--help` lists them.
-COMMANDS = ["demo", "replay", "data", "evaluate"]
+#: Subcommands in the order `--help` lists them; module = name with '-' -> '_' under alarmfilter.cli.
+COMMANDS = ["demo", "replay", "data", "evaluate", "hl7-sink"]
 
 
 class CliError(Exception):
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alarmfilter", description="ICU alarm filter: forwards the actionable alarms.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"alarmfilter.cli.{name}").register(sub)
+        importlib.import_module(f"alarmfilter.cli.{name.replace('-', '_')}").register(sub)  # hl7-sink -> hl7_sink
     return parser
 
 
