@@ -155,7 +155,7 @@ def _folder_facts(folder: Path, verify: bool) -> dict[str, Any]:
         bad = [n for n, d in sums.items() if not (folder / n).is_file() or sha256_file(folder / n) != d]
         facts["verified"] = f"{len(sums) - len(bad)}/{len(sums)} ok" + (f", bad or missing: {bad[:5]}" if bad else "")
     elif verify:
-        facts["verified"] = "no SHA256SUMS.txt"
+        facts["verified"] = "not checked (no SHA256SUMS.txt)"
     return facts
 
 
@@ -185,24 +185,21 @@ def list_data(explicit: str | None = None, verify: bool = False) -> dict[str, An
 
 
 def run_list(args: argparse.Namespace) -> int:
+    if args.data and not Path(args.data).expanduser().is_dir():
+        raise CliError(f"{args.data}: no such directory")
     info = list_data(args.data, args.verify)
     if args.json:
         print(json.dumps(info))
         return 0
     from rich.console import Console
-    from rich.table import Table
 
-    console = Console()
-    table = Table(title="alarmfilter data on this machine")
-    for col in ("dataset", "folder", "found via", "files", "records", "MB", "partial") + (("verified",) if args.verify else ()):
-        table.add_column(col, overflow="fold")
+    console = Console(soft_wrap=True, highlight=False)  # paths stay whole on narrow terminals
     for r in info["folders"]:
-        cells = [r["dataset"], r["folder"], r["found_via"], str(r["files"]), str(r["records"]),
-                 f"{r['bytes'] / 1e6:.1f}", str(r["partial"])]
-        table.add_row(*cells, *([r.get("verified", "")] if args.verify else []))
-    if info["folders"]:
-        console.print(table)
-    else:
+        facts = (f"{r['files']} files, {r['records']} records, {r['bytes'] / 1e6:.1f} MB"
+                 + (f", {r['partial']} partial (.part)" if r["partial"] else "")
+                 + (f", checksums {r['verified']}" if "verified" in r else ""))
+        console.print(f"{r['dataset']:<18} {r['folder']}  [{r['found_via']}]  {facts}", markup=False)
+    if not info["folders"]:
         console.print("no data folders found")
     console.print("searched: " + ", ".join(f"{s['root']} ({s['rule']})" for s in info["searched"]))
     s = info["sample"]
