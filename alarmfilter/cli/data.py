@@ -11,7 +11,9 @@ import json
 import sys
 from pathlib import Path
 from typing import Any, Self
+from urllib.parse import urlsplit
 
+from ..datasets.fetch import FetchObserver
 from . import CliError
 
 #: Folders `data list` reports, in the order it shows them.
@@ -39,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ls.set_defaults(func=run_list)
 
 
-class _RichObserver:
+class _RichObserver(FetchObserver):
     """Draws one bar for the files and one for the current file's bytes (stderr, so stdout stays clean)."""
 
     def __init__(self, title: str) -> None:
@@ -114,6 +116,9 @@ def run_fetch(args: argparse.Namespace) -> int:
     if dest.exists() and not dest.is_dir():
         raise CliError(f"{dest}: not a directory")
     print(f"fetching {spec.name} ({spec.title}) from {spec.url(base_url)} into {dest / spec.folder}")
+    host = urlsplit(base_url).hostname or ""
+    if urlsplit(base_url).scheme != "https" and host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: {base_url} is not HTTPS; its SHA256SUMS could be tampered with in transit", file=sys.stderr)
     try:
         with _RichObserver(spec.name) as observer:
             report = fetch_dataset(spec.name, dest, base_url, retries=args.retries, observer=observer)
