@@ -296,3 +296,24 @@ def test_specs_point_at_physionet() -> None:
         "https://physionet.org/files/challenge-2015/1.0.0/"
     assert DATASETS["bidmc"].url("https://physionet.org/files/", "SHA256SUMS.txt") == \
         "https://physionet.org/files/bidmc/1.0.0/SHA256SUMS.txt"
+
+
+def test_bidmc_fetch_keeps_numerics_and_facts_only(mirror: Mirror, tmp_path: Path) -> None:
+    loc = find_dataset("bidmc-numerics")
+    if loc is None:
+        pytest.skip("../shared/data/bidmc-numerics not found: the BIDMC fetch test serves copies of it")
+    src = loc.dataset("bidmc-numerics")
+    version = mirror.root / "bidmc" / "1.0.0"
+    (version / "bidmc_csv").mkdir(parents=True)
+    for n in ("01", "02"):
+        for kind in ("Numerics.csv", "Fix.txt"):
+            shutil.copyfile(src / f"bidmc_{n}_{kind}", version / "bidmc_csv" / f"bidmc_{n}_{kind}")
+        (version / "bidmc_csv" / f"bidmc_{n}_Signals.csv").write_text("Time [s], RESP\n0,0.5\n")  # 125 Hz, not used
+    shutil.copyfile(src / "LICENSE", version / "LICENSE")
+    _sums(version)
+    report = fetch_dataset("bidmc", tmp_path / "cache", mirror.url)
+    folder = tmp_path / "cache" / "bidmc-numerics"
+    assert report.failed == [] and sorted(report.downloaded) == [
+        "LICENSE", "bidmc_01_Fix.txt", "bidmc_01_Numerics.csv", "bidmc_02_Fix.txt", "bidmc_02_Numerics.csv"]
+    assert _same(folder / "bidmc_02_Numerics.csv", src / "bidmc_02_Numerics.csv")
+    assert not list(folder.glob("*Signals*"))
