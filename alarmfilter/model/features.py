@@ -28,8 +28,12 @@ MODEL_SPEC: dict[str, tuple[tuple[str, float, float], ...]] = {
         # meanwhile the pulse kept its count and strength (artifact) or not (VT)
         ("vt_pulse_during_disturbance", 0.02, 1.5),
     ),
-    # no usual beat left on any lead, ECG power moved to the 1-7 Hz band
-    "ventricular_flutter_fib": (("vt_normal_gap_min_s", 0.0, 10.0), ("vf_lowband_max", 0.0, 1.0)),
+    # no usual beat left on any lead, no pulse, ECG power moved to the 1-7 Hz band
+    "ventricular_flutter_fib": (
+        ("vt_normal_gap_min_s", 0.0, 10.0),
+        ("asy_pulse_gap_min_s", 0.0, 6.0),
+        ("vf_lowband_max", 0.0, 1.0),
+    ),
 }
 #: features entered as log(clipped value): ratios and disturbances, where 0.03
 #: versus 0.2 (an untouched versus a slightly changed pulse) is the big step

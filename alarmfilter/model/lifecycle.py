@@ -22,10 +22,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any, Protocol
 
 SNAPSHOT_SCHEMA = "alarmfilter.snapshot/1"
@@ -122,23 +124,27 @@ class SensitivityGuard:
 
     Each true (actionable) label counts whether each model would have forwarded it, scored
     before the label is learned.  Audit samples stand for the would-be-suppressed alarms that
-    were not sampled, so they weigh ``1 / audit_fraction`` (inverse propensity).
+    were not sampled, so they weigh ``1 / audit_fraction`` (inverse propensity).  One audit
+    sample then weighs as much as twenty forwarded alarms, so the guard acts only when it is
+    confident: when the upper Wilson bound of the learned model's sensitivity (on the Kish
+    effective number of labels) is below the target, and the prior did better.
 
-    >>> g = SensitivityGuard(window_labels=20, min_true=5)
-    >>> for i in range(10):
-    ...     g.record("spo2_low", learned_forwards=i % 5 != 0, prior_forwards=True)
-    >>> g.sensitivity("spo2_low")
-    (0.8, 1.0, 10.0)
+    >>> g = SensitivityGuard(window_labels=40, min_true=5)
+    >>> for i in range(30):
+    ...     g.record("spo2_low", learned_forwards=i % 3 != 0, prior_forwards=True)
+    >>> [round(v, 3) for v in g.sensitivity("spo2_low")]
+    [0.667, 1.0, 30.0]
     >>> g.check()
-    'spo2_low: learned model forwards 80 % of recent true alarms (target 95 %, prior 100 %)'
+    'spo2_low: learned model forwards 67 % of recent true alarms (at most 81 % at 95 % confidence; target 95 %, prior 100 %)'
     """
 
     def __init__(self, targets: Mapping[str, float] | None = None, *, default_target: float = DEFAULT_TARGET,
-                 window_labels: int = 50, min_true: float = 10.0) -> None:
+                 window_labels: int = 200, min_true: float = 10.0, confidence: float = 0.95) -> None:
         self.targets = dict(LETHAL_TARGETS if targets is None else targets)
         self.default_target = default_target
         self.window_labels = window_labels
         self.min_true = min_true
+        self.confidence = confidence
         self._recent: dict[str, deque[tuple[bool, bool, float]]] = {}
 
     def record(self, alarm_type: str, *, learned_forwards: bool, prior_forwards: bool, weight: float = 1.0) -> None:
@@ -146,23 +152,34 @@ class SensitivityGuard:
         q.append((learned_forwards, prior_forwards, weight))
 
     def sensitivity(self, alarm_type: str) -> tuple[float, float, float]:
-        """(learned, prior, weighted number of true labels) over the recent window."""
+        """(learned, prior, effective number of true labels) over the recent window."""
         q = self._recent.get(alarm_type, ())
         total = sum(w for _, _, w in q)
         if total <= 0:
             return 1.0, 1.0, 0.0
         learned = sum(w for lf, _, w in q if lf) / total
         prior = sum(w for _, pf, w in q if pf) / total
-        return learned, prior, total
+        return learned, prior, total * total / sum(w * w for _, _, w in q)
+
+    def upper_bound(self, p_hat: float, n: float) -> float:
+        """Upper Wilson score bound of a proportion (one-sided at `confidence`)."""
+        z = NormalDist().inv_cdf(self.confidence)
+        centre = p_hat + z * z / (2 * n)
+        half = z * math.sqrt(p_hat * (1 - p_hat) / n + z * z / (4 * n * n))
+        return min(1.0, (centre + half) / (1 + z * z / n))
 
     def check(self) -> str | None:
         """Why the learned model must not be used, or None while it holds the targets."""
         for t in sorted(self._recent):
             learned, prior, n = self.sensitivity(t)
             target = self.targets.get(t, self.default_target)
-            if n >= self.min_true and learned < target and learned < prior:
+            if n < self.min_true or learned >= prior:
+                continue
+            upper = self.upper_bound(learned, n)
+            if upper < target:
                 return (f"{t}: learned model forwards {100 * learned:.0f} % of recent true alarms "
-                        f"(target {100 * target:.0f} %, prior {100 * prior:.0f} %)")
+                        f"(at most {100 * upper:.0f} % at {100 * self.confidence:.0f} % confidence; "
+                        f"target {100 * target:.0f} %, prior {100 * prior:.0f} %)")
         return None
 
 

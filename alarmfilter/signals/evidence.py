@@ -35,6 +35,7 @@ from alarmfilter.signals.channels import Channel, agreement, analyse_channels
 from alarmfilter.signals.rhythm import (
     consecutive_correlation,
     longest_run,
+    morphology_filter,
     pulse_amplitudes,
     qrs_widths_ms,
     spectral_organisation,
@@ -44,7 +45,7 @@ from alarmfilter.signals.rhythm import (
 FloatArray = npt.NDArray[np.float64]
 
 #: seconds of waveform before the alarm the engine should hand over
-EVIDENCE_WINDOW_SECONDS = 30.0
+EVIDENCE_WINDOW_SECONDS = 60.0
 #: the part just before the alarm in which the alarmed event must lie
 ANALYSIS_SECONDS = 16.0
 #: value of a feature that could not be measured (no usable channel)
@@ -179,19 +180,20 @@ def _vt_lead(c: Channel) -> tuple[int, int, float, float, tuple[float, int, int]
     """
     b = c.beats
     _, _, lb = spectral_organisation(c.x[-int(5 * c.fs_hz):], c.fs_hz)
+    xf = morphology_filter(c.x, c.fs_hz)
     if b.size < 3:
         t0 = max(c.start, c.x.size - int(10 * c.fs_hz))
         return 0, 0, 1.0, lb, ((c.x.size - t0) / c.fs_hz, t0, c.x.size)
-    w = qrs_widths_ms(c.x, b, c.fs_hz)
+    w = qrs_widths_ms(xf, b, c.fs_hz, prefiltered=True)
     ref = c.context_beats
-    wref = qrs_widths_ms(c.x, ref, c.fs_hz) if ref.size >= 3 else np.zeros(0)
+    wref = qrs_widths_ms(xf, ref, c.fs_hz, prefiltered=True) if ref.size >= 3 else np.zeros(0)
     base_w = float(np.median(wref)) if wref.size else 80.0
-    corr = np.nan_to_num(template_correlation(c.x, b, ref, c.fs_hz), nan=1.0)
+    corr = np.nan_to_num(template_correlation(xf, b, ref, c.fs_hz, prefiltered=True), nan=1.0)
     abnormal = (w > np.maximum(1.3 * base_w, 100.0)) | (corr < 0.6)
     fast_link = np.diff(b) < 0.6 * c.fs_hz
     fast = np.r_[False, fast_link] | np.r_[fast_link, False]
     run = longest_run(abnormal & fast)
-    cc = np.nan_to_num(consecutive_correlation(c.x, b, c.fs_hz), nan=0.0)
+    cc = np.nan_to_num(consecutive_correlation(xf, b, c.fs_hz, prefiltered=True), nan=0.0)
     link = abnormal[1:] & abnormal[:-1] & fast_link & (cc[1:] > 0.6)
     chain = longest_run(link) + 1 if link.any() else 0
     gap = _normal_beat_gap(c, w, corr, base_w, 10.0)
@@ -362,5 +364,6 @@ def extract_evidence(
     elif alarm_type == "ventricular_flutter_fib":
         _vf(chs, ecg, pulse, f, t)
         _vt(chs, ecg, pulse, f, t)
+        _asystole(chs, ecg, pulse, n, f, t)
     f = {k: (float(v) if np.isfinite(v) else NOT_AVAILABLE) for k, v in f.items()}
     return Evidence(features=f, findings=t)

@@ -34,7 +34,12 @@ def _beat_matrix(x: FloatArray, peaks: IntArray, before: int, after: int) -> Flo
     return np.asarray(x[win])
 
 
-def qrs_widths_ms(ecg_mv: FloatArray, peaks: IntArray, fs_hz: float) -> FloatArray:
+def morphology_filter(ecg_mv: FloatArray, fs_hz: float) -> FloatArray:
+    """1-30 Hz band: keeps QRS shape and width, drops wander and mains/muscle noise."""
+    return bandpass(ecg_mv, fs_hz, 1.0, 30.0, order=2)
+
+
+def qrs_widths_ms(ecg_mv: FloatArray, peaks: IntArray, fs_hz: float, *, prefiltered: bool = False) -> FloatArray:
     """Approximate QRS duration per beat (ms) from the slope envelope.
 
     Width = time the smoothed absolute slope stays above 30 % of its peak within
@@ -51,7 +56,7 @@ def qrs_widths_ms(ecg_mv: FloatArray, peaks: IntArray, fs_hz: float) -> FloatArr
     """
     if peaks.size == 0:
         return np.zeros(0)
-    f = bandpass(ecg_mv, fs_hz, 1.0, 30.0, order=2)
+    f = ecg_mv if prefiltered else morphology_filter(ecg_mv, fs_hz)
     slope = moving_mean(np.abs(np.diff(f, prepend=f[0])), max(int(0.02 * fs_hz), 1))
     half = int(0.2 * fs_hz)
     m = _beat_matrix(slope, peaks, half, half)
@@ -61,7 +66,9 @@ def qrs_widths_ms(ecg_mv: FloatArray, peaks: IntArray, fs_hz: float) -> FloatArr
     return np.asarray(np.sum(above, axis=1) / fs_hz * 1000.0)
 
 
-def template_correlation(ecg_mv: FloatArray, peaks: IntArray, ref_peaks: IntArray, fs_hz: float) -> FloatArray:
+def template_correlation(
+    ecg_mv: FloatArray, peaks: IntArray, ref_peaks: IntArray, fs_hz: float, *, prefiltered: bool = False
+) -> FloatArray:
     """Pearson correlation of each beat with the median template of ``ref_peaks``.
 
     ``ref_peaks`` are the patient's beats before the alarm window, so a sudden
@@ -74,7 +81,7 @@ def template_correlation(ecg_mv: FloatArray, peaks: IntArray, ref_peaks: IntArra
     """
     if peaks.size == 0 or ref_peaks.size < 3:
         return np.full(peaks.size, np.nan)
-    f = bandpass(ecg_mv, fs_hz, 1.0, 30.0, order=2)
+    f = ecg_mv if prefiltered else morphology_filter(ecg_mv, fs_hz)
     b, a = int(0.15 * fs_hz), int(0.20 * fs_hz)
     refs = _beat_matrix(f, ref_peaks, b, a)
     tmpl = np.median(refs, axis=0)
@@ -85,7 +92,9 @@ def template_correlation(ecg_mv: FloatArray, peaks: IntArray, ref_peaks: IntArra
     return _corr_rows(_beat_matrix(f, peaks, b, a), tmpl)
 
 
-def consecutive_correlation(ecg_mv: FloatArray, peaks: IntArray, fs_hz: float) -> FloatArray:
+def consecutive_correlation(
+    ecg_mv: FloatArray, peaks: IntArray, fs_hz: float, *, prefiltered: bool = False
+) -> FloatArray:
     """Correlation of each beat with the beat before it (first beat: NaN).
 
     A ventricular run repeats one (or slowly changing) wide shape; motion and
@@ -98,7 +107,7 @@ def consecutive_correlation(ecg_mv: FloatArray, peaks: IntArray, fs_hz: float) -
     """
     if peaks.size == 0:
         return np.zeros(0)
-    f = bandpass(ecg_mv, fs_hz, 1.0, 30.0, order=2)
+    f = ecg_mv if prefiltered else morphology_filter(ecg_mv, fs_hz)
     m = _beat_matrix(f, peaks, int(0.12 * fs_hz), int(0.16 * fs_hz))
     mc = m - m.mean(axis=1, keepdims=True)
     num = np.sum(mc[1:] * mc[:-1], axis=1)
@@ -148,7 +157,7 @@ def spectral_organisation(x: FloatArray, fs_hz: float) -> tuple[float, float, fl
     search = (f >= 1.0) & (f <= 10.0)
     i0 = int(np.flatnonzero(search)[np.argmax(spec[search])])
     f0 = float(f[i0])
-    conc = float(np.sum(spec[(f >= f0 - 0.6) & (f <= f0 + 0.6)]) / total)
+    conc = float(np.sum(spec[band & (f >= f0 - 0.6) & (f <= f0 + 0.6)]) / total)
     low = float(np.sum(spec[(f >= 1.0) & (f <= 7.0)]) / total)
     return f0, conc, low
 
