@@ -1,0 +1,75 @@
+"""`alarmfilter worker`: the faust worker. Broker, topics and engine settings come from `ALARMFILTER_*`.
+
+Start as many as there are partitions to share; they form one consumer group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from . import CliError
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "worker",
+        help="run the Kafka worker (settings from ALARMFILTER_* env / ALARMFILTER_CONFIG_FILE)",
+        description="Consume vitals/waveforms/alarms/feedback, decide every alarm, produce alerts, "
+        "alarm-decisions, technical and deadletter. Settings: ALARMFILTER_BROKER, ALARMFILTER_TOPIC_PREFIX, "
+        "ALARMFILTER_METRICS_PORT, ALARMFILTER_DATA_DIR, ... (see alarmfilter/settings.py).",
+    )
+    p.add_argument("--broker-wait", type=float, default=60.0, metavar="S",
+                   help="seconds to wait for the broker at start (default 60)")
+    p.add_argument("--no-create-topics", action="store_true", help="do not create missing topics")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..settings import load_settings
+
+    try:
+        settings = load_settings()
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from ..kafka.client import ensure_topics, wait_for_broker
+
+    async def prepare() -> None:
+        await wait_for_broker(settings, args.broker_wait)
+        if not args.no_create_topics:
+            await ensure_topics(settings)
+
+    try:
+        asyncio.run(prepare())
+    except TimeoutError as exc:
+        raise CliError(str(exc)) from None
+
+    import faust
+
+    from ..kafka.app import KafkaWorker
+    from .engines import engine_factory
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    metrics = _metrics(settings)
+    worker = KafkaWorker(settings, engine_factory(settings.engine_config(), learning=True), metrics)
+    faust.Worker(worker.app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    return 0
+
+
+def _metrics(settings: object) -> object | None:
+    """DriverMetrics serving /metrics, or None when the port is 0."""
+    from ..metrics import DriverMetrics
+
+    port = getattr(settings, "metrics_port")
+    metrics = DriverMetrics(unit=getattr(settings, "unit"))
+    if port:
+        try:
+            metrics.serve(port, getattr(settings, "metrics_addr"))
+        except OSError as exc:
+            raise CliError(f"metrics port {port}: {exc.strerror or exc}") from None
+    return metrics

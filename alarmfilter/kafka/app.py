@@ -1,0 +1,144 @@
+"""The faust app: one thin agent over the four input topics, a timer, and rebalance hooks.
+
+The agent hands each message to `WorkerCore` and sends what it returns; acks are manual, so an
+offset is committed only after every earlier message of its partition is handled and the
+outputs it caused are on the broker (at-least-once, with decisions de-duplicated by alarm id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import faust
+
+from ..settings import Settings
+from .client import faust_credentials, read_decisions
+from .core import EngineFactory, Outgoing, WorkerCore
+
+log = logging.getLogger(__name__)
+
+
+class KafkaWorker:
+    """Builds the faust app around a `WorkerCore`. `metrics` is an optional `DriverMetrics`."""
+
+    def __init__(self, settings: Settings, engine_factory: EngineFactory, metrics: Any = None) -> None:
+        self.settings = settings
+        self.core = WorkerCore(engine_factory, settings)
+        self.metrics = metrics
+        self.core.on_feedback = metrics.observe_feedback if metrics is not None else None
+        self.app = make_app(settings)
+        topics = settings.topics
+        self.inputs = self.app.topic(*topics.inputs, key_serializer="raw", value_serializer="raw")
+        self.outputs = {
+            name: self.app.topic(name, key_serializer="raw", value_serializer="raw") for name in topics.outputs
+        }
+        self._stream: Any = None
+        self._inflight: list[asyncio.Future[Any]] = []
+        self._ready: set[int] = set()
+        self._paused = True
+        self._lock = asyncio.Lock()
+        self.app.agent(self.inputs, name="alarmfilter-beds")(self._agent)
+        self.app.timer(settings.tick_interval_seconds)(self._on_timer)
+        self.app.on_partitions_revoked.connect(self._on_revoked)
+        self.app.on_partitions_assigned.connect(self._on_assigned)
+
+    # -- faust callbacks -------------------------------------------------------------------------
+
+    async def _agent(self, stream: Any) -> None:
+        self._stream = stream = stream.noack()
+        async for event in stream.events():
+            msg = event.message
+            if msg.partition not in self._ready:
+                await self._recover({msg.partition})
+            self._send(self.core.receive(msg.topic, msg.partition, msg.offset, event.value, event, time.time()))
+
+    async def _on_timer(self) -> None:
+        if self._paused:
+            return
+        now = time.time()
+        self._send(self.core.tick(now))
+        await self._checkpoint()
+        if self.metrics is not None:
+            self.metrics.observe_engines(self.core.beds.values())
+            newest = max((e.clock for e in self.core.beds.values()), default=0.0)
+            if newest:
+                self.metrics.observe_lag(now - newest)
+
+    async def _on_revoked(self, sender: Any, revoked: Any, **kwargs: Any) -> None:
+        self._paused = True
+
+    async def _on_assigned(self, sender: Any, assigned: Iterable[Any], **kwargs: Any) -> None:
+        inputs = set(self.settings.topics.inputs)
+        partitions = {tp.partition for tp in assigned if tp.topic in inputs}
+        self._ready = set()
+        self._inflight = [f for f in self._inflight if not f.done()]
+        new = self.core.on_assignment(partitions)
+        await self._recover(new)
+        self._ready = partitions
+        self._paused = False
+        log.info("assigned partitions %s (%d re-read)", sorted(partitions), len(new))
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    async def _recover(self, partitions: set[int]) -> None:
+        """Re-read decisions already made for these partitions (by a crashed or previous owner)."""
+        async with self._lock:
+            partitions = partitions - self._ready
+            if not partitions:
+                return
+            found = await read_decisions(self.settings, partitions, self.settings.recovery_lookback_seconds)
+            for p, decisions in found.items():
+                n = self.core.remember_decisions(p, decisions)
+                self.core.stats["recovered_decisions"] += n
+            self._ready |= partitions
+
+    def _send(self, outgoing: list[Outgoing]) -> None:
+        """Queue outputs in the producer buffer (no await: acks cannot overtake these sends)."""
+        if not outgoing:
+            return
+        for o in outgoing:
+            fut = self.outputs[o.topic].send_soon(key=o.key, value=o.value, partition=o.partition)
+            self._inflight.append(fut)
+        if self.metrics is not None:
+            self.metrics.observe([o.output for o in outgoing], wall_now=time.time())
+
+    async def _checkpoint(self) -> None:
+        """Ack messages whose outputs the broker has confirmed; faust commits acked offsets."""
+        acks = self.core.take_acks()
+        if not acks:
+            return
+        pending, self._inflight = self._inflight, []
+        if pending:
+            await asyncio.gather(*pending)
+        stream = self._stream
+        for event in acks:
+            await stream.ack(event)
+
+
+def make_app(settings: Settings) -> faust.App:
+    """The faust app: consumer group = `settings.consumer_group`, no web server, memory store."""
+    return faust.App(
+        settings.consumer_group,
+        broker=[f"kafka://{h}" for h in settings.broker_hosts],
+        broker_credentials=faust_credentials(settings),
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=True,
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_rebalance_timeout=settings.rebalance_timeout_seconds,
+        broker_heartbeat_interval=settings.heartbeat_interval_seconds,
+        broker_commit_interval=settings.commit_interval_seconds,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        # faust's own assignor (not round-robin): partition p of every input topic goes to one worker
+        table_standby_replicas=1,
+        web_enabled=False,
+        datadir=str(settings.data_dir / "faust"),
+    )

@@ -1,0 +1,165 @@
+"""Kafka client plumbing shared by the worker, the simulator's producer and the tests.
+
+Settings -> aiokafka keyword arguments / faust credentials (TLS, SASL), topic creation, and the
+read-back of decisions that keeps decisions idempotent across crashes and rebalances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import ssl
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from ..settings import SecurityProtocol, Settings
+
+log = logging.getLogger(__name__)
+
+
+def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    if settings.security_protocol not in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL):
+        return None
+    from aiokafka.helpers import create_ssl_context
+
+    return create_ssl_context(
+        cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None,
+        certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
+        keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
+    )
+
+
+def aiokafka_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for any aiokafka client: bootstrap servers plus TLS/SASL as configured."""
+    opts: dict[str, Any] = {
+        "bootstrap_servers": settings.broker_hosts,
+        "security_protocol": settings.security_protocol.value,
+    }
+    ctx = ssl_context(settings)
+    if ctx is not None:
+        opts["ssl_context"] = ctx
+    if settings.security_protocol in (SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL):
+        opts["sasl_mechanism"] = settings.sasl_mechanism.value
+        opts["sasl_plain_username"] = settings.sasl_username
+        opts["sasl_plain_password"] = settings.sasl_password.get_secret_value() if settings.sasl_password else None
+    return opts
+
+
+def faust_credentials(settings: Settings) -> Any:
+    """`broker_credentials` for the faust app (None for PLAINTEXT)."""
+    import faust
+
+    proto = settings.security_protocol
+    if proto is SecurityProtocol.PLAINTEXT:
+        return None
+    ctx = ssl_context(settings)
+    if proto is SecurityProtocol.SSL:
+        return faust.SSLCredentials(ctx)
+    password = settings.sasl_password.get_secret_value() if settings.sasl_password else None
+    return faust.SASLCredentials(
+        username=settings.sasl_username, password=password, ssl_context=ctx, mechanism=settings.sasl_mechanism.value
+    )
+
+
+async def ensure_topics(settings: Settings, timeout_seconds: float = 30.0) -> list[str]:
+    """Create any missing topic of `settings.topics` with `settings.partitions`. Returns those created.
+
+    Every topic gets the same partition count: outputs go to the partition number of their input.
+    """
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
+    topics = settings.topics
+    wanted = [*topics.inputs, *topics.outputs]
+    admin = AIOKafkaAdminClient(**aiokafka_options(settings), request_timeout_ms=int(timeout_seconds * 1000))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in wanted if t not in existing]
+        if missing:
+            try:
+                await admin.create_topics(
+                    [NewTopic(t, settings.partitions, settings.replication_factor) for t in missing]
+                )
+            except TopicAlreadyExistsError:
+                pass  # another worker won the race
+        return missing
+    finally:
+        await admin.close()
+
+
+async def wait_for_broker(settings: Settings, timeout_seconds: float) -> None:
+    """Poll until a broker answers metadata requests (compose start-up, broker restarts)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    deadline = time.monotonic() + timeout_seconds
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        admin = AIOKafkaAdminClient(**aiokafka_options(settings), request_timeout_ms=3000)
+        try:
+            await admin.start()
+            await admin.list_topics()
+            return
+        except Exception as exc:  # broker not up yet: retry until the deadline
+            last = exc
+            await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+    raise TimeoutError(f"no broker at {settings.broker} after {timeout_seconds:g} s ({last})")
+
+
+def _decisions_in(values: list[bytes | None]) -> Iterator[tuple[str, str]]:
+    for value in values:
+        try:
+            obj = json.loads(value or b"")
+            yield str(obj["alarm_id"]), str(obj["decision"])
+        except (ValueError, KeyError, TypeError):
+            continue  # not ours; a decisions topic may carry foreign records
+
+
+async def read_decisions(
+    settings: Settings, partitions: set[int], lookback_seconds: float, timeout_seconds: float = 10.0
+) -> dict[int, list[tuple[str, str]]]:
+    """(alarm id, decision) already on the decisions topic for these partitions, newest `lookback_seconds`.
+
+    Read on partition assignment, so an alarm replayed after a crash or rebalance is not decided again.
+    """
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    out: dict[int, list[tuple[str, str]]] = {p: [] for p in partitions}
+    if not partitions:
+        return out
+    topic = settings.topics.decisions
+    consumer = AIOKafkaConsumer(**aiokafka_options(settings), group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        since_ms = int((time.time() - lookback_seconds) * 1000)
+        try:
+            starts = await consumer.offsets_for_times({tp: since_ms for tp in tps})
+        except Exception:  # broker without timestamp lookup: read the whole partition
+            starts = {}
+        for tp in tps:
+            found = starts.get(tp)
+            if found is not None:
+                consumer.seek(tp, found.offset)
+            else:
+                await consumer.seek_to_beginning(tp)
+        remaining = {tp for tp in tps if ends[tp] > 0 and await consumer.position(tp) < ends[tp]}
+        deadline = time.monotonic() + timeout_seconds
+        while remaining:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"reading {topic} partitions {sorted(tp.partition for tp in remaining)} timed out")
+            batch = await consumer.getmany(*remaining, timeout_ms=200)
+            for tp, records in batch.items():
+                out[tp.partition].extend(_decisions_in([r.value for r in records]))
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+        return out
+    finally:
+        await consumer.stop()

@@ -1,0 +1,206 @@
+"""The worker's routing logic without faust: raw message in, messages to send out, offsets to ack.
+
+`WorkerCore` owns the engines of the beds on this worker's partitions, orders each bed's events
+by event time (`BedOrderer`), remembers which alarms have a decision (so a replay after a crash or
+a rebalance never decides an alarm twice), and releases a message for commit only once it is fully
+handled (`OffsetLedger`). The faust app in `app.py` is a thin shell around it, so all of this is
+testable without a broker.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..engine import BedEngine
+from ..engine.states import AlarmState
+from ..events import Alarm, DecodeError, Feedback, InputEvent, Output, Waveform, dead_letter, decode_event, encode
+from ..settings import Settings, Topics
+from .ordering import BedOrderer, LedgerEntry, OffsetLedger, stream_progress
+
+EngineFactory = Callable[[str], BedEngine]
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to produce: outputs go to the partition their input came from (same bed)."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    partition: int
+    output: Output
+
+
+@dataclass(slots=True)
+class _Held:
+    event: InputEvent
+    entry: LedgerEntry[Any]
+    partition: int
+
+
+class WorkerCore:
+    """All beds of one worker; plain object, driven by the faust agent and timer."""
+
+    def __init__(self, engine_factory: EngineFactory, settings: Settings) -> None:
+        self.engine_factory = engine_factory
+        self.topics: Topics = settings.topics
+        self.settings = settings
+        self.beds: dict[str, BedEngine] = {}
+        self.stats: Counter[str] = Counter()  # read by the driver for metrics
+        self._orderers: dict[str, BedOrderer[_Held]] = {}
+        self._ledgers: dict[tuple[str, int], OffsetLedger[Any]] = {}
+        self._waiting: dict[str, list[LedgerEntry[Any]]] = {}  # alarm id -> messages awaiting its decision
+        self._decided: dict[int, OrderedDict[str, str]] = {}  # partition -> alarm id -> decision
+        self._bed_partition: dict[str, int] = {}
+        self._last_seen: dict[str, tuple[float, float]] = {}  # bed -> (newest event time, wall time)
+        self.on_feedback: Callable[[Feedback], None] | None = None  # e.g. metrics of clinician labels
+
+    # -- messages in ---------------------------------------------------------------------------
+
+    def receive(self, topic: str, partition: int, offset: int, raw: bytes | str, token: Any, wall_now: float) -> list[Outgoing]:
+        """One consumed message; returns what to send now. `token` comes back from `take_acks`."""
+        entry = self._ledger(topic, partition).add(offset, token)
+        event = decode_event(raw)
+        if isinstance(event, DecodeError):
+            OffsetLedger.finish(entry)
+            self.stats["invalid_messages"] += 1
+            return [self._outgoing(event.to_dead_letter(raw), partition)]
+        if isinstance(event, Alarm) and event.alarm_id in self._decided.get(partition, ()):
+            OffsetLedger.finish(entry)  # decided before a crash or rebalance: never decide twice
+            self.stats["replayed_decided_alarms"] += 1
+            return []
+        bed = event.bed
+        self._bed_partition[bed] = partition
+        duration = event.duration_seconds if isinstance(event, Waveform) else 0.0
+        progress = stream_progress(event.kind, event.ts, duration, self.settings.vitals_interval_seconds)
+        newest = max(self._last_seen.get(bed, (float("-inf"), 0.0))[0], event.ts + duration)
+        self._last_seen[bed] = (newest, wall_now)
+        self._orderer(bed).push(_Held(event, entry, partition), event.kind, event.ts, progress, wall_now)
+        return self._release(bed, wall_now)
+
+    def tick(self, wall_now: float) -> list[Outgoing]:
+        """Timer: release events that waited long enough; let event time pass for stalled beds."""
+        out: list[Outgoing] = []
+        for bed in list(self._orderers):
+            out += self._release(bed, wall_now)
+            eng = self.beds.get(bed)
+            if eng is None or not eng.pending or len(self._orderers[bed]):
+                continue
+            newest_ts, seen_wall = self._last_seen[bed]
+            idle_seconds = wall_now - seen_wall
+            if idle_seconds >= self.settings.tick_interval_seconds:
+                # event time goes on at wall speed while a bed is silent, so holds still expire
+                out += self._route(eng.tick(newest_ts + idle_seconds), self._bed_partition[bed])
+        return out
+
+    def take_acks(self) -> list[Any]:
+        """Tokens of messages now safe to commit (every earlier one of their partition is handled)."""
+        return [t for ledger in self._ledgers.values() for t in ledger.pop_done()]
+
+    # -- partitions ----------------------------------------------------------------------------
+
+    def on_assignment(self, partitions: Iterable[int]) -> set[int]:
+        """New assignment after a rebalance. Returns partitions whose decisions must be re-read.
+
+        faust seeks every partition back to its committed offset after a rebalance, so all state
+        built from uncommitted messages is dropped and rebuilt from the replay.
+        """
+        keep = set(partitions)
+        self.beds.clear()
+        self._orderers.clear()
+        self._ledgers.clear()
+        self._waiting.clear()
+        self._bed_partition.clear()
+        self._last_seen.clear()
+        for p in list(self._decided):
+            if p not in keep:
+                del self._decided[p]
+        return {p for p in keep if p not in self._decided}
+
+    def remember_decisions(self, partition: int, decisions: Iterable[tuple[str, str]]) -> int:
+        """Decisions already on the decisions topic (read back on assignment)."""
+        n = 0
+        for alarm_id, decision in decisions:
+            self._remember(partition, alarm_id, decision)
+            n += 1
+        self._decided.setdefault(partition, OrderedDict())
+        return n
+
+    @property
+    def pending_messages(self) -> int:
+        return sum(len(led) for led in self._ledgers.values())
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _ledger(self, topic: str, partition: int) -> OffsetLedger[Any]:
+        key = (topic, partition)
+        led = self._ledgers.get(key)
+        if led is None:
+            led = self._ledgers[key] = OffsetLedger()
+        return led
+
+    def _orderer(self, bed: str) -> BedOrderer[_Held]:
+        o = self._orderers.get(bed)
+        if o is None:
+            s = self.settings
+            o = self._orderers[bed] = BedOrderer(s.reorder_max_wait_seconds, s.reorder_max_events, s.stream_idle_seconds)
+        return o
+
+    def _release(self, bed: str, wall_now: float) -> list[Outgoing]:
+        out: list[Outgoing] = []
+        for held in self._orderers[bed].pop_ready(wall_now):
+            out += self._feed(held)
+        return out
+
+    def _feed(self, held: _Held) -> list[Outgoing]:
+        event = held.event
+        eng = self.beds.get(event.bed)
+        if eng is None:
+            eng = self.beds[event.bed] = self.engine_factory(event.bed)
+        if isinstance(event, Alarm):
+            self._waiting.setdefault(event.alarm_id, []).append(held.entry)
+        else:
+            OffsetLedger.finish(held.entry)
+            if isinstance(event, Feedback) and self.on_feedback is not None:
+                self.on_feedback(event)
+        try:
+            outputs = eng.feed(event)
+        except Exception as exc:  # last line of defence: the engine must never take the worker down
+            self.stats["engine_errors"] += 1
+            outputs = [dead_letter(f"engine error ({type(exc).__name__}: {exc})", encode(event), event.bed)]
+        routed = self._route(outputs, held.partition)
+        if isinstance(event, Alarm) and event.alarm_id in self._waiting and not _is_pending(eng, event.alarm_id):
+            self._finish_alarm(event.alarm_id)  # a duplicate of a decided alarm, or the engine failed
+        return routed
+
+    def _route(self, outputs: list[Output], partition: int) -> list[Outgoing]:
+        out = []
+        for o in outputs:
+            if o.kind == "decision":
+                alarm_id = o.alarm_id  # type: ignore[union-attr]
+                self._remember(partition, alarm_id, str(o.decision))  # type: ignore[union-attr]
+                self._finish_alarm(alarm_id)
+            out.append(self._outgoing(o, partition))
+        return out
+
+    def _finish_alarm(self, alarm_id: str) -> None:
+        for entry in self._waiting.pop(alarm_id, ()):
+            OffsetLedger.finish(entry)
+
+    def _remember(self, partition: int, alarm_id: str, decision: str) -> None:
+        seen = self._decided.setdefault(partition, OrderedDict())
+        seen[alarm_id] = decision
+        seen.move_to_end(alarm_id)
+        while len(seen) > self.settings.max_remembered_decisions:
+            seen.popitem(last=False)
+
+    def _outgoing(self, o: Output, partition: int) -> Outgoing:
+        return Outgoing(self.topics.for_kind(o.kind), o.key.encode(), encode(o).encode(), partition, o)
+
+
+def _is_pending(eng: BedEngine, alarm_id: str) -> bool:
+    tracked = eng.alarms.get(alarm_id)
+    return tracked is not None and tracked.state is AlarmState.PENDING

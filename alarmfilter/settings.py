@@ -1,0 +1,233 @@
+"""Deployment settings for every driver: environment `ALARMFILTER_*`, over an optional config file.
+
+Precedence (highest first): keyword arguments, environment variables, the YAML/JSON file named by
+`ALARMFILTER_CONFIG_FILE`, the defaults below. Drivers read a `Settings` once at start and pass the
+parts on (`engine_config()`, `topics`, `kafka_client_options()`); nothing reads it as a global.
+Other drivers add their own fields here.
+
+>>> s = Settings(_env_file=None, broker="kafka://k1:9092,k2:9092", topic_prefix="w3.")
+>>> s.broker_hosts
+['k1:9092', 'k2:9092']
+>>> s.topics.alarms, s.topics.decisions
+('w3.alarms', 'w3.alarm-decisions')
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    JsonConfigSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from .engine import HOLD_CEILING_SECONDS, EngineConfig
+
+CONFIG_FILE_ENV = "ALARMFILTER_CONFIG_FILE"
+
+
+class SecurityProtocol(str, Enum):
+    PLAINTEXT = "PLAINTEXT"
+    SSL = "SSL"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+
+
+class SaslMechanism(str, Enum):
+    PLAIN = "PLAIN"
+    SCRAM_SHA_256 = "SCRAM-SHA-256"
+    SCRAM_SHA_512 = "SCRAM-SHA-512"
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """Topic names; every topic is keyed by bed id and has the same partition count."""
+
+    vitals: str
+    waveforms: str
+    alarms: str
+    feedback: str
+    alerts: str
+    decisions: str
+    technical: str
+    deadletter: str
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (self.vitals, self.waveforms, self.alarms, self.feedback)
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return (self.alerts, self.decisions, self.technical, self.deadletter)
+
+    def for_kind(self, kind: str) -> str:
+        """Output topic of an output `kind` (alert, decision, technical, deadletter), or input event kind."""
+        return {
+            "vitals": self.vitals, "waveform": self.waveforms, "alarm": self.alarms, "feedback": self.feedback,
+            "alert": self.alerts, "decision": self.decisions, "technical": self.technical,
+            "deadletter": self.deadletter,
+        }[kind]
+
+
+class Settings(BaseSettings):
+    """Everything an operator may set; env names are `ALARMFILTER_<FIELD>` (case-insensitive)."""
+
+    model_config = SettingsConfigDict(env_prefix="ALARMFILTER_", extra="ignore", frozen=True)
+
+    # -- broker and topics ----------------------------------------------------------------------
+    broker: str = Field("kafka://localhost:9092", description="broker URL(s), comma separated")
+    topic_prefix: str = Field("icu.", max_length=100)
+    topic_vitals: str | None = None
+    topic_waveforms: str | None = None
+    topic_alarms: str | None = None
+    topic_feedback: str | None = None
+    topic_alerts: str | None = None
+    topic_decisions: str | None = None
+    topic_technical: str | None = None
+    topic_deadletter: str | None = None
+    partitions: int = Field(8, ge=1, le=1024, description="partitions of every topic (created if missing)")
+    replication_factor: int = Field(1, ge=1, le=16)
+    consumer_group: str = Field("alarmfilter", min_length=1, description="faust app id = consumer group")
+
+    # -- TLS / SASL, passed through to the Kafka client -----------------------------------------
+    security_protocol: SecurityProtocol = SecurityProtocol.PLAINTEXT
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    sasl_mechanism: SaslMechanism = SaslMechanism.PLAIN
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+
+    # -- worker behaviour -----------------------------------------------------------------------
+    session_timeout_seconds: float = Field(6.0, gt=0, description="consumer group session timeout")
+    rebalance_timeout_seconds: float = Field(6.0, gt=0)
+    heartbeat_interval_seconds: float = Field(1.0, gt=0)
+    commit_interval_seconds: float = Field(1.0, gt=0, description="how often processed offsets are committed")
+    tick_interval_seconds: float = Field(0.1, gt=0, description="timer: holds, stalled streams, acks")
+    reorder_max_wait_seconds: float = Field(
+        1.0, ge=0, description="wall time an event may wait for the bed's other streams before it is fed anyway"
+    )
+    reorder_max_events: int = Field(2000, ge=1, description="events buffered per bed for event-time ordering")
+    stream_idle_seconds: float = Field(
+        5.0, gt=0, description="event time after which a silent stream stops holding back the bed's watermark"
+    )
+    vitals_interval_seconds: float = Field(1.0, gt=0, description="expected numerics period per bed")
+    recovery_lookback_seconds: float = Field(
+        3600.0, gt=0, description="decisions re-read on partition assignment, to keep decisions idempotent"
+    )
+    max_remembered_decisions: int = Field(200_000, ge=1000, description="alarm ids remembered per worker")
+
+    # -- metrics and state ----------------------------------------------------------------------
+    metrics_port: int = Field(9464, ge=0, le=65535, description="0 disables the /metrics endpoint")
+    metrics_addr: str = "0.0.0.0"
+    data_dir: Path = Field(Path("./alarmfilter-data"), description="state and model snapshots")
+    unit: str = Field("icu", min_length=1, max_length=64, description="care unit label on metrics")
+    log_level: str = "info"
+
+    # -- hold and safety (engine) ---------------------------------------------------------------
+    hold_seconds: dict[str, float] = Field(default_factory=dict, description="per alarm type")
+    default_hold_seconds: float = Field(0.0, ge=0, le=HOLD_CEILING_SECONDS)
+    warmup_seconds: float = Field(8.0, ge=0)
+    audit_fraction: float = Field(0.05, ge=0, le=1)
+    seed: int = 0
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_urls(cls, v: str) -> str:
+        hosts = _split_hosts(v)
+        if not hosts:
+            raise ValueError("no broker given; expected e.g. kafka://localhost:9092")
+        for h in hosts:
+            host, _, port = h.rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"broker {h!r} must be host:port")
+        return v
+
+    @property
+    def broker_hosts(self) -> list[str]:
+        """`host:port` of every bootstrap broker."""
+        return _split_hosts(self.broker)
+
+    @property
+    def topics(self) -> Topics:
+        p = self.topic_prefix
+        return Topics(
+            vitals=self.topic_vitals or f"{p}vitals",
+            waveforms=self.topic_waveforms or f"{p}waveforms",
+            alarms=self.topic_alarms or f"{p}alarms",
+            feedback=self.topic_feedback or f"{p}feedback",
+            alerts=self.topic_alerts or f"{p}alerts",
+            decisions=self.topic_decisions or f"{p}alarm-decisions",
+            technical=self.topic_technical or f"{p}technical",
+            deadletter=self.topic_deadletter or f"{p}deadletter",
+        )
+
+    def engine_config(self) -> EngineConfig:
+        """The engine's part of the settings (validated again by `EngineConfig`)."""
+        return EngineConfig(
+            hold_seconds=self.hold_seconds,
+            default_hold_seconds=self.default_hold_seconds,
+            warmup_seconds=self.warmup_seconds,
+            audit_fraction=self.audit_fraction,
+            seed=self.seed,
+        )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = os.environ.get(CONFIG_FILE_ENV)
+        if path:
+            sources.append(_file_source(settings_cls, Path(path)))
+        return tuple(sources)
+
+
+def _split_hosts(urls: str) -> list[str]:
+    """`kafka://a:9092,b:9092` or `a:9092, kafka://b:9092` -> host:port list.
+
+    >>> _split_hosts("kafka://a:9092, b:9093")
+    ['a:9092', 'b:9093']
+    """
+    out = []
+    for part in urls.split(","):
+        part = part.strip()
+        if "://" in part:
+            part = part.split("://", 1)[1]
+        part = part.rstrip("/")
+        if part:
+            out.append(part)
+    return out
+
+
+def _file_source(settings_cls: type[BaseSettings], path: Path) -> PydanticBaseSettingsSource:
+    if not path.is_file():
+        raise ValueError(f"{CONFIG_FILE_ENV}={path}: no such file")
+    if path.suffix.lower() == ".json":
+        return JsonConfigSettingsSource(settings_cls, json_file=path)
+    return YamlConfigSettingsSource(settings_cls, yaml_file=path)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from env and config file; a bad value becomes a ValueError with a one-line reason."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise ValueError(f"setting {loc or '(file)'}: {err['msg']}") from None
