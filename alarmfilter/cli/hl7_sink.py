@@ -34,9 +34,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(host: str, port: int, ack_code: str, count: int) -> int:
-    from hl7.mllp import start_hl7_server
+    from hl7.mllp import InvalidBlockError, start_hl7_server
 
-    from ..delivery.messages import AckCode, MalformedMessage, alert_summary, build_ack, parse_message
+    from ..delivery.messages import (
+        AckCode,
+        MalformedMessage,
+        alert_summary,
+        build_ack,
+        parse_message,
+    )
 
     done = asyncio.Event()
     received = 0
@@ -49,7 +55,7 @@ async def _serve(host: str, port: int, ack_code: str, count: int) -> int:
                     block = await reader.readblock()  # type: ignore[attr-defined]
                 except asyncio.IncompleteReadError:
                     break
-                except Exception as exc:  # bad framing: say so, keep serving
+                except (InvalidBlockError, ValueError) as exc:  # bad framing or too large: say so, keep serving
                     _emit({"error": f"bad MLLP block: {exc}", "received_unix": time.time()})
                     continue
                 try:
@@ -83,5 +89,5 @@ async def _serve(host: str, port: int, ack_code: str, count: int) -> int:
     return 0
 
 
-def _emit(obj: dict) -> None:
+def _emit(obj: dict[str, object]) -> None:
     print(json.dumps(obj), flush=True)

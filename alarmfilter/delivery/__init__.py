@@ -7,8 +7,17 @@ the driver-facing hook: `submit(alert)`, `feedback(event)`, `tick(now_ts)`, `asy
 
 from .config import DeliveryConfig, Destination
 from .escalation import EscalationPolicy, EscalationStep, Escalator
-from .messages import AckCode, MalformedMessage, Response, ResponseKind, Site, build_ack, build_oru_r40, \
-    message_control_id, parse_response
+from .messages import (
+    AckCode,
+    MalformedMessage,
+    Response,
+    ResponseKind,
+    Site,
+    build_ack,
+    build_oru_r40,
+    message_control_id,
+    parse_response,
+)
 from .mllp import parse_mllp_url
 from .queue import DiskQueue, QueueFull
 from .service import AlertDelivery, DeliveryOutcome, DeliveryRecord, JsonlAudit

@@ -35,11 +35,11 @@ class Destination(_Strict):
 
 
 class Transport(_Strict):
-    connect_timeout_seconds: float = Field(2.0, gt=0)
-    ack_timeout_seconds: float = Field(5.0, gt=0)
-    backoff_initial_seconds: float = Field(0.2, gt=0)
-    backoff_max_seconds: float = Field(10.0, gt=0)
-    max_error_retries: int = Field(3, ge=0)  # AE answers before the message counts as refused
+    connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    ack_timeout_seconds: float = Field(default=5.0, gt=0)
+    backoff_initial_seconds: float = Field(default=0.2, gt=0)
+    backoff_max_seconds: float = Field(default=10.0, gt=0)
+    max_error_retries: int = Field(default=3, ge=0)  # AE answers before the message counts as refused
 
     def backoff_seconds(self, failures: int) -> float:
         """Exponential backoff after `failures` consecutive failures.
@@ -47,7 +47,7 @@ class Transport(_Strict):
         >>> [Transport().backoff_seconds(n) for n in (1, 2, 3, 10)]
         [0.2, 0.4, 0.8, 10.0]
         """
-        return min(self.backoff_max_seconds, self.backoff_initial_seconds * 2 ** max(0, failures - 1))
+        return float(min(self.backoff_max_seconds, self.backoff_initial_seconds * 2 ** max(0, failures - 1)))
 
 
 class SiteConfig(_Strict):
@@ -67,7 +67,7 @@ class SiteConfig(_Strict):
 
 class QueueConfig(_Strict):
     dir: str | None = None  # default: $ALARMFILTER_DATA_DIR/delivery-queue
-    max_items: int = Field(10_000, ge=1)
+    max_items: int = Field(default=10_000, ge=1)
 
 
 class DeliveryConfig(_Strict):

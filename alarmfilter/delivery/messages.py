@@ -34,8 +34,9 @@ flutter/fibrillation, so it is sent as MDC_EVT_ALARM with our local code alongsi
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -203,7 +204,7 @@ def hl7_ts(ts: float) -> str:
     >>> hl7_ts(1764150300.25)
     '20251126094500.250+0000'
     """
-    dt = datetime.fromtimestamp(ts, tz=timezone.utc)
+    dt = datetime.fromtimestamp(ts, tz=UTC)
     return dt.strftime("%Y%m%d%H%M%S.") + f"{dt.microsecond // 1000:03d}+0000"
 
 
@@ -235,7 +236,7 @@ def _fmt_number(x: float) -> str:
     >>> _fmt_number(35.0), _fmt_number(0.912345)
     ('35', '0.9123')
     """
-    return f"{x:.4f}".rstrip("0").rstrip(".") if x == x else ""
+    return "" if math.isnan(x) else f"{x:.4f}".rstrip("0").rstrip(".")
 
 
 def build_oru_r40(alert: Alert, attempt: int = 0, site: Site = Site(),
@@ -326,7 +327,7 @@ def parse_message(raw: str | bytes) -> hl7.Message:
         raise MalformedMessage("does not start with an MSH segment")
     try:
         msg = hl7.parse(text)
-    except Exception as exc:  # python-hl7 raises several types on garbage
+    except Exception as exc:  # noqa: BLE001 -- python-hl7 raises several unrelated types on garbage
         raise MalformedMessage(f"unparseable HL7: {exc}") from None
     if not message_type(msg):
         raise MalformedMessage("MSH-9 message type is empty")
@@ -364,10 +365,7 @@ def parse_response(raw: str | bytes) -> Response:
     if not acked:
         raise MalformedMessage("MSA-2 (control id of the acknowledged message) is empty")
     text = _field(msg, "MSA.3")
-    try:
-        text = text or _field(msg, "ERR.8") or _field(msg, "ERR.3")
-    except Exception:
-        pass
+    text = text or _field(msg, "ERR.8") or _field(msg, "ERR.3")
     status = ""
     if kind is ResponseKind.ALERT_ACK:
         try:

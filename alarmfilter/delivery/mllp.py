@@ -9,13 +9,21 @@ is in flight at a time, so a garbled reply can only belong to that message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from hl7.mllp import InvalidBlockError, open_hl7_connection
 
-from .messages import MalformedMessage, Response, ResponseKind, build_ack, parse_message, parse_response
+from .messages import (
+    MalformedMessage,
+    Response,
+    ResponseKind,
+    build_ack,
+    parse_message,
+    parse_response,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +89,7 @@ class MllpConnection:
             self._writer.writeblock(message.encode("utf-8"))  # type: ignore[attr-defined]
             await self._writer.drain()
             return await asyncio.wait_for(asyncio.shield(fut), timeout=ack_timeout_seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AckTimeout(f"no ACK for {control_id} within {ack_timeout_seconds:g} s") from None
         finally:
             self._waiting = None
@@ -140,12 +148,10 @@ class MllpConnection:
 
     async def close(self) -> None:
         self._task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError, OSError):
             await self._task
-        except (asyncio.CancelledError, Exception):
-            pass
         self._writer.close()
         try:
             await asyncio.wait_for(self._writer.wait_closed(), timeout=1.0)
-        except (asyncio.TimeoutError, ConnectionError, OSError):
+        except (TimeoutError, ConnectionError, OSError):
             pass

@@ -83,7 +83,7 @@ class JsonlAudit:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._f = open(self.path, "a", encoding="utf-8")
+        self._f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 -- open for the sink's lifetime
 
     def __call__(self, record: DeliveryRecord) -> None:
         self._f.write(json.dumps(record.to_wire()) + "\n")
@@ -102,7 +102,7 @@ class AlertDelivery:
         self.site = config.site.site()
         self.queue = DiskQueue(queue_dir, config.queue.max_items)
         self.escalator = Escalator(config.escalation, len(config.destinations))
-        self.audit = audit or (lambda r: None)
+        self.audit = audit if audit is not None else (lambda r: None)
         self.stats: Counter[str] = Counter()
         self._wake = [asyncio.Event() for _ in config.destinations]
         self._by_control_id: dict[str, tuple[str, int]] = {
@@ -182,7 +182,7 @@ class AlertDelivery:
                         conn = await MllpConnection.open(host, port, t.connect_timeout_seconds, self._on_alert_ack)
                         failures = 0
                         self.stats["connects"] += 1
-                    except (OSError, asyncio.TimeoutError) as exc:
+                    except (TimeoutError, OSError) as exc:
                         failures += 1
                         self.stats["connect_failures"] += 1
                         if failures == 1:

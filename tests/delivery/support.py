@@ -19,9 +19,9 @@ T0 = 1_764_150_000.0
 
 def alert(alarm_id: str = "a1", bed: str = "ICU1-07", ts: float = T0, type: str = "asystole",
           priority: str = "high", **kw) -> Alert:
-    fields = dict(alarm_id=alarm_id, bed=bed, ts=ts, type=type, priority=priority, channel="II", score=0.91,
-                  reason_code="evidence_supports", reasons=["no QRS on II or V for 4.5 s"], decided_ts=ts + 0.5,
-                  model_version="prior-test")
+    fields = {"alarm_id": alarm_id, "bed": bed, "ts": ts, "type": type, "priority": priority, "channel": "II",
+              "score": 0.91, "reason_code": "evidence_supports", "reasons": ["no QRS on II or V for 4.5 s"],
+              "decided_ts": ts + 0.5, "model_version": "prior-test"}
     fields.update(kw)
     return Alert(**fields)
 

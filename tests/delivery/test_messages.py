@@ -5,8 +5,16 @@ from __future__ import annotations
 import hl7
 import pytest
 
-from alarmfilter.delivery import AckCode, MalformedMessage, ResponseKind, Site, build_ack, build_oru_r40, \
-    message_control_id, parse_response
+from alarmfilter.delivery import (
+    AckCode,
+    MalformedMessage,
+    ResponseKind,
+    Site,
+    build_ack,
+    build_oru_r40,
+    message_control_id,
+    parse_response,
+)
 from alarmfilter.delivery.messages import ALARM_CODES, alert_summary
 from alarmfilter.events import AlarmType
 from tests.delivery.support import alert, ora_r41
