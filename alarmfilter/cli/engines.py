@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from ..engine import BedEngine, EngineConfig
-from ..engine.evidence import EvidencePolicy, EvidenceScorer, ModelError, load_model
+from ..engine.evidence import EvidencePolicy, EvidenceScorer, ModelError, config_for_evidence, load_model
 from ..model import PRIOR_PATH
 from ..model.classifier import AlarmModel
 from ..replay import EngineFactory
@@ -40,6 +40,7 @@ def engine_factory(
             print(f"alarmfilter: {problem}; using the evidence-free policy (every alarm forwarded)", file=sys.stderr)
     if model is None:
         return lambda bed: BedEngine(bed, cfg)
+    cfg = config_for_evidence(cfg)
     max_hold = max([cfg.default_hold_seconds, *cfg.hold_seconds.values()])
     scorer = EvidenceScorer(model, learning=learning, hold_seconds=min(max_hold, cfg.hold_ceiling_seconds))
     policy = EvidencePolicy(model)

@@ -18,6 +18,7 @@ from ..model.classifier import AlarmModel
 from ..policy.thresholds import decide
 from ..signals.evidence import EVIDENCE_WINDOW_SECONDS, extract_evidence
 from .buffers import VitalsLog, Window
+from .config import EngineConfig
 from .scoring import Assessment, Verdict
 
 
@@ -90,6 +91,16 @@ class EvidenceScorer:
     def learn(self, alarm_type: AlarmType, features: dict[str, float], actionable: bool) -> None:
         if self.learning:
             self.model.learn_one(features, actionable, alarm_type.value)
+
+
+def config_for_evidence(config: EngineConfig) -> EngineConfig:
+    """`config` with a waveform buffer long enough for the evidence window plus the longest hold.
+
+    The engine keeps `window_seconds + hold ceiling` of waveform; the evidence needs
+    `EVIDENCE_WINDOW_SECONDS` before the alarm, whatever the hold.
+    """
+    need = EVIDENCE_WINDOW_SECONDS
+    return config if config.window_seconds >= need else config.model_copy(update={"window_seconds": need})
 
 
 class EvidencePolicy:

@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Any
 
 from ..engine import BedEngine, EngineConfig
-from ..engine.evidence import EvidencePolicy, EvidenceScorer, model_from_dict
+from ..engine.evidence import EvidencePolicy, EvidenceScorer, config_for_evidence, model_from_dict
 from ..model.classifier import AlarmModel
 from ..replay import EngineFactory
 from .baselines import MonitorDelayPolicy, MonitorDelayScorer
@@ -42,7 +42,7 @@ class Variant:
     def config(self) -> EngineConfig:
         if self.kind is Kind.MONITOR_DELAY:  # a monitor has no audit sampling
             return EngineConfig(default_hold_seconds=self.delay_seconds, seed=self.seed, audit_fraction=0.0)
-        return EngineConfig(default_hold_seconds=self.hold_seconds, seed=self.seed)
+        return config_for_evidence(EngineConfig(default_hold_seconds=self.hold_seconds, seed=self.seed))
 
     def model(self) -> AlarmModel | None:
         return model_from_dict(self.model_state, f"{self.name} model") if self.model_state is not None else None

@@ -1,0 +1,80 @@
+"""The evaluator on real PhysioNet/CinC 2015 records (skipped when ../shared/data is absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from alarmfilter.cli.engines import engine_factory, shipped_model
+from alarmfilter.datasets.location import CHALLENGE, find_dataset
+from alarmfilter.evaluate.runner import decide, load
+from alarmfilter.evaluate.session import FILTER, FILTER_FROZEN, MONITOR_DELAY, Options, evaluate
+from alarmfilter.model import crossval
+
+#: long records (30 s after the alarm) of every type, true and false
+HANDFUL = ("a103l", "a161l", "b183l", "b227l", "t418l", "t479l", "v131l", "v803l", "f543l", "v127l", "t305l",
+           "v453l")
+
+
+@pytest.fixture(scope="module")
+def dev() -> Path:
+    loc = find_dataset(CHALLENGE)
+    if loc is None:
+        pytest.skip("../shared/data/challenge2015-dev is absent: real-data evaluation tests skipped")
+    return loc.dataset(CHALLENGE)
+
+
+@pytest.fixture(scope="module")
+def model():  # type: ignore[no-untyped-def]
+    m, problem = shipped_model()
+    if m is None:
+        pytest.fail(f"shipped prior unusable: {problem}")
+    return m
+
+
+def test_truncating_at_the_alarm_changes_no_hold0_decision(dev: Path, model) -> None:  # type: ignore[no-untyped-def]
+    names = tuple(n for n in HANDFUL if (dev / f"{n}.hea").exists())
+    assert len(names) >= 8
+    full = evaluate(Options(dev, records=names), model)
+    cut = evaluate(Options(dev, records=names, truncate=True), model)
+    got = [(o.record, o.forwarded, o.score, o.reasons) for o in full.outcomes[FILTER]]
+    assert got == [(o.record, o.forwarded, o.score, o.reasons) for o in cut.outcomes[FILTER]]
+    assert all(o.features for o in full.outcomes[FILTER])  # every record was really scored
+    # the data after the alarm did reach the engines: the 10-s monitor delay, which may use it, changes
+    monitor_full = [(o.forwarded, o.reasons) for o in full.outcomes[MONITOR_DELAY]]
+    assert monitor_full != [(o.forwarded, o.reasons) for o in cut.outcomes[MONITOR_DELAY]]
+
+
+@pytest.mark.slow
+def test_cv_through_the_engine_matches_the_model_packages_cv(dev: Path, model) -> None:  # type: ignore[no-untyped-def]
+    ev = evaluate(Options(dev, cv=5, seed=0, jobs=2, baselines=False), model)
+    assert len(ev.outcomes[FILTER]) == 300 and len(set(ev.fold_of.values())) == 5
+    rows = crossval.extract_rows(dev, workers=2)
+    expected = {d["record"]: d["forward"] for d in crossval.cross_validate(rows, k=5, seed=0)}
+    got = {o.record: o.forwarded for o in ev.outcomes[FILTER] if not o.audit_sample}
+    assert len(got) >= 290
+    assert {r: f for r, f in got.items() if expected[r] != f} == {}
+
+
+def test_prequential_learns_after_each_decision(dev: Path, model) -> None:  # type: ignore[no-untyped-def]
+    names = tuple(sorted(p.stem for p in dev.glob("v*.hea"))[:30])
+    ev = evaluate(Options(dev, mode="prequential", seed=3, records=names, baselines=False), model)
+    learned, frozen = ev.outcomes[FILTER], ev.outcomes[FILTER_FROZEN]
+    assert ev.names != sorted(ev.names)  # seeded shuffle
+    assert learned[0].score == frozen[0].score  # nothing learned before the first decision
+    assert any(a.score != b.score for a, b in zip(learned[1:], frozen[1:]))
+    assert ev.model_version.endswith(f"+{len(names)}")
+    assert model.version.endswith(model.version.split("+")[0])  # the shipped object is untouched
+    assert "+" not in model.version
+
+
+def test_missing_prior_fails_open_and_says_so(dev: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "prior.json"
+    bad.write_text("{not json")
+    factory = engine_factory(prior_path=bad)
+    assert "unreadable" in capsys.readouterr().err
+    out = decide(load(dev / "v131l", truncate=False), factory, context_seconds=40.0)
+    assert out.forwarded and out.reason_code == "no_evidence_policy"
+    out = decide(load(dev / "v131l", truncate=False), engine_factory(), context_seconds=40.0)
+    assert out.reason_code in ("evidence_supports", "evidence_against") and out.features
