@@ -1,32 +1,145 @@
-"""`alarmfilter replay EVENTS.jsonl --out DIR`: a recorded event stream through the in-process ward."""
+"""`alarmfilter replay EVENTS.jsonl --out DIR`: a recorded event stream through the in-process ward.
+
+With `--metrics-port` the run exports its Prometheus metrics while it replays, and keeps
+serving them for `--metrics-linger` seconds afterwards so a scrape sees the final counts.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import CliError, readable_file
+
+if TYPE_CHECKING:
+    from ..metrics import DriverMetrics
+    from ..replay import Ward
+
+#: How often (wall seconds) engine counters, lag and input backlog are exported during a run.
+REFRESH_SECONDS = 0.5
+#: The replay's "topic" in alarmfilter_consumer_lag_messages: lines of the file not read yet.
+FILE_TOPIC = "events-file"
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("replay", help="run a JSON-lines event file through the filter")
     p.add_argument("events", help="JSON-lines file of wire-format v1 events, in arrival order")
     p.add_argument("--out", required=True, help="folder for alerts/decisions/technical/deadletter .jsonl")
+    add_metrics_options(p)
     p.set_defaults(func=run)
 
 
+def add_metrics_options(p: argparse.ArgumentParser) -> None:
+    """--metrics-port and friends; shared with `alarmfilter demo`."""
+    p.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                   help="serve Prometheus /metrics on this port during the run (0: any free port)")
+    p.add_argument("--metrics-addr", default="127.0.0.1", help="address for /metrics (default 127.0.0.1)")
+    p.add_argument("--metrics-linger", type=float, default=30.0, metavar="SECONDS",
+                   help="keep serving /metrics this long after the run, for a last scrape (default 30)")
+    p.add_argument("--unit", default="ICU", help="care-unit label on the metrics (default ICU)")
+    p.add_argument("--per-bed-metrics", action="store_true", help="also count alarms per bed (bed ids as labels)")
+
+
+def start_metrics(args: argparse.Namespace) -> DriverMetrics | None:
+    """A DriverMetrics serving /metrics when --metrics-port was given, else None."""
+    if args.metrics_port is None:
+        return None
+    if not 0 <= args.metrics_port <= 65535:
+        raise CliError(f"--metrics-port {args.metrics_port}: must be within 0..65535")
+    if args.metrics_linger < 0:
+        raise CliError("--metrics-linger must not be negative")
+    from ..metrics import DriverMetrics
+
+    metrics = DriverMetrics(unit=args.unit, per_bed=args.per_bed_metrics)
+    try:
+        port = metrics.serve(args.metrics_port, args.metrics_addr)
+    except OSError as exc:
+        raise CliError(f"cannot serve metrics on {args.metrics_addr}:{args.metrics_port}: {exc.strerror or exc}") from None
+    print(f"metrics: http://{args.metrics_addr}:{port}/metrics", file=sys.stderr, flush=True)
+    return metrics
+
+
+def linger(metrics: DriverMetrics | None, seconds: float) -> None:
+    """Keep /metrics up for a final scrape; Ctrl-C ends it early without an error."""
+    if metrics is None:
+        return
+    try:
+        if seconds > 0:
+            print(f"metrics: serving {seconds:g} s more (Ctrl-C to stop)", file=sys.stderr, flush=True)
+            time.sleep(seconds)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        metrics.close()
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..replay import Ward, replay_file
+    from ..replay import Ward, read_lines, replay_file
     from .engines import engine_factory
 
     events = Path(readable_file(args.events))
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise CliError(f"{out}: exists and is not a directory")
+    metrics = start_metrics(args)
     try:
-        counts = replay_file(events, out, Ward(engine_factory()))
+        if metrics is None:
+            counts = replay_file(events, out, Ward(engine_factory()))
+        else:
+            total = sum(1 for _ in read_lines(events))
+            counts = metered_replay(read_lines(events), out, Ward(engine_factory()), metrics, total_lines=total)
     except OSError as exc:
+        if metrics is not None:
+            metrics.close()
         raise CliError(f"{exc.filename or events}: {exc.strerror or exc}") from None
-    print(json.dumps({"out": str(out), **counts}))
+    print(json.dumps({"out": str(out), **counts}), flush=True)
+    linger(metrics, args.metrics_linger)
     return 0
+
+
+def metered_replay(
+    lines: Iterable[str],
+    out_dir: Path,
+    ward: Ward,
+    metrics: DriverMetrics,
+    total_lines: int | None = None,
+    clock: Callable[[], float] = time.time,
+) -> dict[str, int]:
+    """`replay_file` with metrics: every output counted as it is written, feedback joined to decisions."""
+    from ..events import Feedback, decode_event
+    from ..replay import OutputFiles
+
+    def refresh(done: int) -> None:
+        metrics.observe_engines(ward.beds.values())
+        newest = max((eng.clock for eng in ward.beds.values()), default=0.0)
+        if newest > 0:
+            metrics.observe_lag(clock() - newest)
+        if total_lines is not None:
+            metrics.observe_consumer_lag(FILE_TOPIC, max(0, total_lines - done))
+
+    done = 0
+    last_refresh = clock()
+    with OutputFiles(out_dir) as files:
+        for line in lines:
+            outputs = ward.feed_raw(line)
+            files.write(outputs)
+            now = clock()
+            metrics.observe(outputs, wall_now=now)
+            if '"feedback"' in line:
+                event = decode_event(line)
+                if isinstance(event, Feedback):
+                    metrics.observe_feedback(event)
+            done += 1
+            if now - last_refresh >= REFRESH_SECONDS:
+                refresh(done)
+                last_refresh = now
+        outputs = ward.flush()
+        files.write(outputs)
+        metrics.observe(outputs, wall_now=clock())
+        refresh(done)
+    return files.counts

@@ -1,0 +1,352 @@
+"""DriverMetrics: what a driver calls to turn engine outputs into Prometheus metrics.
+
+Drivers (Kafka worker, replay, demo) own one per process and unit. It reads only
+outputs, engine `stats` and feedback events; the engine never imports it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from ..events.outputs import Alert, DeadLetter, DecisionRecord, Output, TechnicalAlarm
+from ..events.types import FAIL_OPEN_CODES, AlarmType, Decision, Priority, ReasonCode
+from ..events.wire import Feedback
+from ..policy.audit import STAT_POPULATION, estimate_from_stats
+from .declarations import AlarmMetrics, DeadLetterReason, metrics_for
+from .estimates import AuditCounts
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
+    from ..engine import BedEngine
+
+#: Decisions remembered to join late feedback with (about 100 B each).
+MAX_REMEMBERED_DECISIONS = 100_000
+#: Beds given their own label value when per-bed metrics are on; the rest count as "other".
+MAX_BEDS = 256
+#: Distinct engine stats keys exported; later new keys count as "other".
+MAX_ENGINE_EVENTS = 64
+#: Alarm-to-decision wall latencies beyond this are replays of recorded data, not latency.
+MAX_LIVE_LATENCY_SECONDS = 300.0
+#: Clock skew tolerated between the event source and this driver.
+MAX_CLOCK_SKEW_SECONDS = 2.0
+UNKNOWN = "unknown"
+OTHER = "other"
+OWN_ESTIMATOR = "audit_ratio"
+#: The engines' own audit ledger (policy/audit.py), summed over beds.
+IPW_ESTIMATOR = "ipw"
+
+_STATS_KEY = re.compile(r"^[a-z][a-z0-9_:]{0,63}$")
+
+
+def type_label(alarm_type: str) -> str:
+    """A bounded label for an alarm type: types outside the wire format become "unknown".
+
+    >>> type_label("asystole"), type_label("Ventricular Tachycardia!")
+    ('asystole', 'unknown')
+    """
+    return alarm_type if AlarmType.parse(alarm_type) is not None else UNKNOWN
+
+
+def _value(x: object) -> str:
+    """An Enum's value or the string itself (outputs keep enum values as plain strings)."""
+    return str(getattr(x, "value", x))
+
+
+def priority_label(priority: str) -> str:
+    return priority if priority in _PRIORITIES else UNKNOWN
+
+
+_PRIORITIES = frozenset(p.value for p in Priority)
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    alarm_type: str
+    priority: str
+    decision: str
+    audit_sample: bool
+    technical: bool
+
+
+class DriverMetrics:
+    """Metrics of one driver for one care unit.
+
+    `per_bed` adds a per-bed alarm counter (bed ids, never patient ids), capped at
+    MAX_BEDS beds. `registry` is the default registry in production and a private
+    `CollectorRegistry()` in tests.
+    """
+
+    def __init__(self, unit: str = "ICU", registry: CollectorRegistry = REGISTRY, per_bed: bool = False) -> None:
+        self.unit = unit
+        self.registry = registry
+        self.per_bed = per_bed
+        self.m: AlarmMetrics = metrics_for(registry)
+        self.counts = AuditCounts()
+        self._seen: OrderedDict[str, _Seen] = OrderedDict()
+        self._pairs: set[tuple[str, str]] = set()
+        self._beds: set[str] = set()
+        self._stats_seen: dict[tuple[int, str], int] = {}
+        self._engine_events: set[str] = set()
+        self._model_version: str | None = None
+        self._fallback = False
+        self._server: WSGIServer | None = None
+        self._preinitialise()
+
+    def _preinitialise(self) -> None:
+        """Zero series for the closed sets, so `rate()` shows 0 rather than no data."""
+        u, m = self.unit, self.m
+        for code in sorted(FAIL_OPEN_CODES, key=lambda c: c.value):
+            m.fail_open.labels(u, code.value)
+        for reason in DeadLetterReason:
+            m.dead_letters.labels(u, reason.value)
+        for kind in ("alert", "decision", "technical", "deadletter"):
+            m.outputs.labels(u, kind)
+        for atype in AlarmType:  # every known type and priority: a type's first alarm then shows in rate()
+            for prio in Priority:
+                self._init_pair(atype.value, prio.value)
+            if atype.is_technical:
+                m.technical_alarms.labels(u, atype.value)
+        m.model_prior_fallback.labels(u).set(0)
+        m.model_fallbacks.labels(u)
+        m.beds.labels(u)
+        m.pending_alarms.labels(u)
+
+    # -- outputs -------------------------------------------------------------------------------
+
+    def observe(self, outputs: Iterable[Output], wall_now: float | None = None) -> None:
+        """Count what the engines output. `wall_now` (driver's clock) enables latency, where meaningful."""
+        m, u = self.m, self.unit
+        for o in outputs:
+            m.outputs.labels(u, o.kind).inc()
+            if isinstance(o, DecisionRecord):
+                self._on_decision(o, wall_now)
+            elif isinstance(o, TechnicalAlarm):
+                m.technical_alarms.labels(u, type_label(o.type)).inc()
+            elif isinstance(o, DeadLetter):
+                m.dead_letters.labels(u, DeadLetterReason.of(o.error).value).inc()
+            elif isinstance(o, Alert):
+                pass  # counted through its decision record
+        self._publish_estimates()
+
+    def _on_decision(self, d: DecisionRecord, wall_now: float | None) -> None:
+        m, u = self.m, self.unit
+        atype, prio, decision = type_label(d.type), priority_label(d.priority), _value(d.decision)
+        if (atype, prio) not in self._pairs:
+            self._init_pair(atype, prio)
+        m.alarms.labels(u, atype, prio, decision).inc()
+        m.decision_reasons.labels(u, atype, decision, _value(d.reason_code)).inc()
+        if d.audit_sample:
+            m.audit_sampled.labels(u, atype, prio).inc()
+        if ReasonCode(d.reason_code).is_fail_open:
+            m.fail_open.labels(u, _value(d.reason_code)).inc()
+        m.decision_hold.labels(u, prio, decision).observe(max(0.0, d.decided_ts - d.alarm_ts))
+        if wall_now is not None:
+            latency = wall_now - d.alarm_ts
+            if -MAX_CLOCK_SKEW_SECONDS <= latency <= MAX_LIVE_LATENCY_SECONDS:
+                m.decision_latency.labels(u, prio, decision).observe(max(0.0, latency))
+        if self.per_bed:
+            m.bed_alarms.labels(u, self._bed_label(d.bed), decision).inc()
+        if not self._explicit_model and d.model_version.split("+", 1)[0][:64] != self._model_version:
+            self._show_model(d.model_version)
+        technical = _value(d.reason_code) == ReasonCode.TECHNICAL_ALARM.value
+        if not technical:
+            c = self.counts
+            if d.audit_sample:
+                c.audit_sampled += 1
+            elif decision == Decision.SUPPRESS.value:
+                c.suppressed += 1
+            else:
+                c.forwarded += 1
+        self._seen[d.alarm_id] = _Seen(atype, prio, decision, d.audit_sample, technical)
+        if len(self._seen) > MAX_REMEMBERED_DECISIONS:
+            self._seen.popitem(last=False)
+
+    def _init_pair(self, atype: str, prio: str) -> None:
+        """Zero series for both decisions of a type and priority, so the counterpart shows as 0."""
+        self._pairs.add((atype, prio))
+        for dec in Decision:
+            self.m.alarms.labels(self.unit, atype, prio, dec.value)
+        self.m.audit_sampled.labels(self.unit, atype, prio)
+
+    def _bed_label(self, bed: str) -> str:
+        if bed in self._beds:
+            return bed
+        if len(self._beds) < MAX_BEDS:
+            self._beds.add(bed)
+            return bed
+        return OTHER
+
+    # -- feedback ------------------------------------------------------------------------------
+
+    def observe_feedback(self, feedback: Feedback | Iterable[Feedback]) -> None:
+        """Count clinician labels, joined with the decisions they label, and update the estimates."""
+        items = [feedback] if isinstance(feedback, Feedback) else feedback
+        m, u, c = self.m, self.unit, self.counts
+        for fb in items:
+            seen = self._seen.get(fb.alarm_id)
+            actionable = "true" if fb.actionable else "false"
+            if seen is None:
+                m.feedback.labels(u, UNKNOWN, UNKNOWN, UNKNOWN, "false", actionable).inc()
+                continue
+            audit = "true" if seen.audit_sample else "false"
+            m.feedback.labels(u, seen.alarm_type, seen.priority, seen.decision, audit, actionable).inc()
+            if seen.technical:
+                continue
+            if seen.audit_sample:
+                c.audit_true += fb.actionable
+                c.audit_false += not fb.actionable
+            elif seen.decision == Decision.FORWARD.value:
+                c.forwarded_true += fb.actionable
+                c.forwarded_false += not fb.actionable
+        self._publish_estimates()
+
+    def _publish_estimates(self) -> None:
+        m, u = self.m, self.unit
+        missed = self.counts.missed_true_ratio()
+        if missed is not None:
+            point, lower, upper = missed
+            m.missed_true.labels(u, OWN_ESTIMATOR).set(point)
+            m.missed_true_lower.labels(u, OWN_ESTIMATOR).set(lower)
+            m.missed_true_upper.labels(u, OWN_ESTIMATOR).set(upper)
+        fas = self.counts.false_alarm_suppression_ratio()
+        if fas is not None:
+            m.false_alarm_suppression.labels(u, OWN_ESTIMATOR).set(fas)
+
+    def set_audit_estimate(
+        self,
+        missed_true_ratio: float,
+        lower: float | None = None,
+        upper: float | None = None,
+        false_alarm_suppression_ratio: float | None = None,
+        estimator: str = "ipw",
+    ) -> None:
+        """Publish another estimator's figures (e.g. policy/audit.py's inverse-propensity one)."""
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", estimator):
+            raise ValueError(f"estimator name {estimator!r} must be a short snake_case word")
+        m, u = self.m, self.unit
+        for gauge, value in ((m.missed_true, missed_true_ratio), (m.missed_true_lower, lower),
+                             (m.missed_true_upper, upper), (m.false_alarm_suppression, false_alarm_suppression_ratio)):
+            if value is not None:
+                if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+                    raise ValueError(f"a ratio must be within [0, 1], got {value}")
+                gauge.labels(u, estimator).set(value)
+
+    # -- engines, lag, model -------------------------------------------------------------------
+
+    def observe_engines(self, engines: Iterable[BedEngine]) -> None:
+        """Export the engines' `stats` Counter (as deltas since the last call), bed and pending counts."""
+        m, u = self.m, self.unit
+        n_beds = pending = 0
+        newest = 0.0
+        audit = None
+        totals: Counter[str] = Counter()
+        models: dict[int, Any] = {}
+        for eng in engines:
+            n_beds += 1
+            pending += eng.pending
+            newest = max(newest, eng.clock)
+            audit = eng.config.audit_fraction
+            totals.update(eng.stats)
+            self._export_deltas(id(eng), "", eng.stats)
+            model = getattr(eng.scorer, "model", None)
+            if model is not None and isinstance(getattr(model, "stats", None), Counter):
+                models[id(model)] = model
+        for key, model in models.items():  # a shared model lifecycle: its own counters, and the fallback flag
+            self._export_deltas(key, "model:", model.stats)
+            fallen_back = getattr(model, "fallen_back", None)
+            if isinstance(fallen_back, bool):
+                self._set_fallback(fallen_back)
+        m.beds.labels(u).set(n_beds)
+        m.pending_alarms.labels(u).set(pending)
+        if newest > 0:
+            m.last_event_ts.labels(u).set(newest)
+        if audit is not None:
+            m.audit_fraction.labels(u).set(audit)
+        if totals.get(STAT_POPULATION):
+            est = estimate_from_stats(totals)
+            m.missed_true.labels(u, IPW_ESTIMATOR).set(est.missed_share)
+            m.missed_true_lower.labels(u, IPW_ESTIMATOR).set(est.missed_share_low)
+            m.missed_true_upper.labels(u, IPW_ESTIMATOR).set(est.missed_share_high)
+
+    def _export_deltas(self, owner: int, prefix: str, stats: Counter[str]) -> None:
+        for key, value in list(stats.items()):
+            last = self._stats_seen.get((owner, key), 0)
+            if value > last:
+                self.m.engine_events.labels(self.unit, self._event_label(prefix + key)).inc(value - last)
+            self._stats_seen[(owner, key)] = value
+
+    def _event_label(self, key: str) -> str:
+        if key in self._engine_events:
+            return key
+        if _STATS_KEY.match(key) and len(self._engine_events) < MAX_ENGINE_EVENTS:
+            self._engine_events.add(key)
+            return key
+        return OTHER
+
+    def observe_lag(self, seconds: float) -> None:
+        """Event lag: the driver's wall clock minus the newest event time it processed."""
+        self.m.event_lag.labels(self.unit).set(seconds)
+
+    def observe_consumer_lag(self, topic: str, messages: int) -> None:
+        """Kafka consumer lag of one input topic, summed over the partitions this worker owns."""
+        self.m.consumer_lag.labels(self.unit, topic).set(messages)
+
+    _explicit_model = False
+
+    def set_model(self, version: str, snapshot_ts: float | None = None, prior_fallback: bool | None = None) -> None:
+        """The model in use; `prior_fallback=True` when the guard-rail dropped the learned model."""
+        self._explicit_model = True
+        self._show_model(version)
+        if snapshot_ts is not None:
+            self.m.model_snapshot_ts.labels(self.unit).set(snapshot_ts)
+        if prior_fallback is not None:
+            self._set_fallback(prior_fallback)
+
+    def _set_fallback(self, active: bool) -> None:
+        if active and not self._fallback:
+            self.m.model_fallbacks.labels(self.unit).inc()
+        self._fallback = active
+        self.m.model_prior_fallback.labels(self.unit).set(1 if active else 0)
+
+    def _show_model(self, version: str) -> None:
+        """One model_info series at a time: the old version's series is removed.
+
+        A learning model's version ends in "+N" (labels learned); that count is dropped from
+        the label so the series does not change with every label.
+        """
+        version = version.split("+", 1)[0][:64]
+        if self._model_version is not None and self._model_version != version:
+            self.m.model_info.remove(self.unit, self._model_version)
+        self._model_version = version
+        self.m.model_info.labels(self.unit, version).set(1)
+
+    # -- exporting -----------------------------------------------------------------------------
+
+    def serve(self, port: int, addr: str = "127.0.0.1") -> int:
+        """Serve /metrics on a daemon thread; returns the bound port (useful with port 0)."""
+        from prometheus_client import disable_created_metrics, start_http_server
+
+        disable_created_metrics()  # no `_created` twin per counter: half the series, unused by our queries
+        server, _thread = start_http_server(port, addr, registry=self.registry)
+        self._server = server
+        return int(server.server_port)
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def snapshot(self) -> dict[str, Any]:
+        """The cumulative counts behind the estimates (for logs and tests)."""
+        from dataclasses import asdict
+
+        return asdict(self.counts)
