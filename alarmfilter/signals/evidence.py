@@ -200,6 +200,21 @@ def _vt_lead(c: Channel) -> tuple[int, int, float, float, tuple[float, int, int]
     return run, chain, float(np.max(w) / max(base_w, 1.0)), lb, gap
 
 
+def _stretch_quality(c: Channel, g0: int, g1: int) -> tuple[float, float]:
+    """(RR regularity, fraction of samples pinned at the rails) inside samples g0..g1.
+
+    A ventricular run is regular and stays inside the amplifier's range; motion
+    artifacts give erratic "beats" and clip at the rails.
+    """
+    p = c.peaks[(c.peaks >= g0) & (c.peaks < g1)]
+    reg = regularity(p, c.fs_hz) if p.size >= 4 else 0.0
+    seg = c.x[g0:g1]
+    lo, hi = float(np.min(c.x)), float(np.max(c.x))
+    tol = 0.01 * (hi - lo)
+    rail = float(np.mean((seg >= hi - tol) | (seg <= lo + tol))) if seg.size else 0.0
+    return reg, rail
+
+
 def _vt(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], f: dict[str, float], t: dict[str, str]) -> None:
     per = {c.name: _vt_lead(c) for c in ecg}
     runs = [v[0] for v in per.values()]
@@ -218,6 +233,9 @@ def _vt(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], f: dict[st
             f"lead {best}: longest stretch without the patient's usual beat in the last 10 s is {gap_s:.1f} s"
         )
         _pulse_during(pulse, g0, g1, "vt", f, t)
+        sq = [_stretch_quality(c, g0, g1) for c in ecg]
+        f["vt_stretch_regularity_max"] = max(v[0] for v in sq)
+        f["vt_stretch_rail_max"] = max(v[1] for v in sq)
     else:
         f["vt_pulse_during_disturbance"] = NOT_AVAILABLE
     hr5 = [float(np.max(h)) for c in ecg if (h := hr_over_beats(c.beats, c.fs_hz, 5)).size]
@@ -273,6 +291,7 @@ def _pulse_during(pulse: list[Channel], g0: int, g1: int, prefix: str, f: dict[s
             continue
         fs = c.fs_hz
         a0, a1 = g0 + int(0.1 * fs), min(g1 + int(0.5 * fs), c.x.size)
+        a0 = max(0, min(a0, a1 - int(3.0 * fs)))  # judge at least 3 s of pulses
         rr_ctx = float(np.median(np.diff(ctx)))
         amp_ctx = float(np.median(pulse_amplitudes(c.x, ctx, fs)))
         inside = c.peaks[(c.peaks >= a0) & (c.peaks < a1)]
