@@ -6,10 +6,11 @@ time reaches them, so the engine learns only from alarms that were forwarded, la
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from ..events.outputs import DecisionRecord, Output
+from ..events.wire import Alarm
 from ..replay import Ward
 from .feedback import FeedbackModel, FeedbackQueue
 from .ward import Event
@@ -54,3 +55,17 @@ def run_closed_loop(
         handle(ward.feed(fb))
         result.feedback_fed += 1
     return result
+
+
+def open_loop_feedback(events: Iterable[Event], feedback: FeedbackModel) -> Iterator[Event]:
+    """The stream plus the labels clinicians give when no filter hides anything (every alarm seen).
+
+    For a file or a broker with no engine in the loop; labels appear at their own event time.
+    """
+    queue = FeedbackQueue()
+    for event in events:
+        yield from queue.due(event.ts)
+        if isinstance(event, Alarm):
+            queue.push(feedback.on_alarm(event))
+        yield event
+    yield from queue.drain()

@@ -28,7 +28,7 @@ def ou(n: int, mean: float, sd: float, tau_seconds: float, rng: np.random.Genera
 
     Exact AR(1) discretisation, computed with a linear filter rather than a Python loop.
 
-    >>> x = ou(20000, 80.0, 5.0, 60.0, np.random.default_rng(1))
+    >>> x = ou(200_000, 80.0, 5.0, 60.0, np.random.default_rng(1))
     >>> round(float(x.mean())), round(float(x.std()))
     (80, 5)
     """

@@ -94,9 +94,14 @@ class RealData:
         return self.records is None and not self.bidmc and self.mimic is None
 
     def describe(self) -> str:
+        """One line for a run's output: what is real, where it came from, what is synthetic."""
         if self.synthetic_only:
             return "fully synthetic (no real data found)"
-        return "; ".join(self.where)
+        missing = [what for what, have in (("arrhythmia waveforms", self.records is not None),
+                                           ("vitals", bool(self.bidmc)), ("ABP numerics", self.mimic is not None))
+                   if not have]
+        tail = [f"{', '.join(missing)} synthetic"] if missing else []
+        return "; ".join(self.where + tail) + "; synthetic physiology between real events"
 
 
 def find_real_data(data_dir: str | None = None, use_real: bool = True) -> RealData:

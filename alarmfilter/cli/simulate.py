@@ -1,0 +1,93 @@
+"""`alarmfilter simulate`: a seeded ICU ward as a JSON-lines event file (for `replay`), truth apart.
+
+The stream is built by `make_run` + `event_stream`; a sink only consumes it. A new sink (e.g. a
+Kafka producer for `--broker`) is a `register` argument and one branch in `run`:
+``sent = produce(args.broker, event_stream(args, run))``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from . import CliError
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("simulate", help="generate a simulated ICU ward stream with ground truth")
+    p.add_argument("--beds", type=int, default=20, help="number of beds (default 20)")
+    p.add_argument("--hours", type=float, default=1.0, help="simulated hours (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="same seed, same stream")
+    p.add_argument("--out", default=None, help="JSON-lines file of wire-format events ('-' = stdout)")
+    p.add_argument("--truth", default=None, help="JSON-lines file of ground truth: per alarm and per fault")
+    p.add_argument("--realtime", action="store_true", help="pace events at event time (default: as fast as possible)")
+    p.add_argument("--speed", type=float, default=1.0, help="with --realtime: this many times real time")
+    p.add_argument("--feedback", action="store_true",
+                   help="add clinician feedback as if every alarm were seen (no filter in the loop)")
+    p.add_argument("--data", default=None, help="data folder (default: $ALARMFILTER_DATA_DIR, ../shared/data, cache)")
+    p.add_argument("--synthetic", action="store_true", help="ignore real data: fully synthetic ward")
+    p.set_defaults(func=run)
+
+
+def make_run(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The planned ward for these arguments (validated: bad values are one-line errors)."""
+    from pydantic import ValidationError
+
+    from ..sim import SimConfig, simulate
+
+    if args.beds < 1 or args.hours <= 0:
+        raise CliError("--beds and --hours must be positive")
+    if args.realtime and args.speed <= 0:
+        raise CliError("--speed must be positive")
+    if args.data is not None and not Path(args.data).is_dir():
+        raise CliError(f"{args.data}: no such directory")
+    try:
+        config = SimConfig(beds=args.beds, hours=args.hours, seed=args.seed, data_dir=args.data,
+                           use_real_data=not args.synthetic)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        raise CliError(f"{'.'.join(str(x) for x in first['loc'])}: {first['msg']}") from None
+    return simulate(config)
+
+
+def event_stream(args: argparse.Namespace, run) -> Iterator:  # type: ignore[no-untyped-def, type-arg]
+    """The events to send: optionally with open-loop feedback, optionally paced."""
+    from ..sim import FeedbackModel
+    from ..sim.closedloop import open_loop_feedback
+    from ..sim.feedback import FeedbackConfig
+    from ..sim.pacing import paced
+
+    events = run.events()
+    if args.feedback:
+        events = open_loop_feedback(events, FeedbackModel(run.truth, FeedbackConfig(seed=args.seed)))
+    if args.realtime:
+        events = paced(events, speed=args.speed)
+    return events
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..sim.ward import encode_event, write_jsonl, write_truth
+
+    if args.out is None:
+        raise CliError("say where the events go: --out FILE.jsonl (or --out - for stdout)")
+    sim = make_run(args)
+    summary = sim.summary()
+    try:
+        if args.truth:
+            write_truth(sim, Path(args.truth))
+        if args.out == "-":
+            n = 0
+            for e in event_stream(args, sim):
+                sys.stdout.write(encode_event(e) + "\n")
+                n += 1
+            sys.stdout.flush()
+        else:
+            n = write_jsonl(event_stream(args, sim), Path(args.out))
+    except OSError as exc:
+        raise CliError(f"{exc.filename or args.out}: {exc.strerror or exc}") from None
+    report = {"out": args.out, "truth": args.truth, "events": n, **summary}
+    print(json.dumps(report), file=sys.stderr if args.out == "-" else sys.stdout)
+    return 0
