@@ -10,7 +10,13 @@ import sys
 from pathlib import Path
 
 from ..engine import BedEngine, EngineConfig
-from ..engine.evidence import EvidencePolicy, EvidenceScorer, ModelError, config_for_evidence, load_model
+from ..engine.evidence import (
+    EvidencePolicy,
+    EvidenceScorer,
+    ModelError,
+    config_for_evidence,
+    load_model,
+)
 from ..model import PRIOR_PATH
 from ..model.classifier import AlarmModel
 from ..replay import EngineFactory

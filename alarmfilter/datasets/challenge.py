@@ -135,7 +135,7 @@ def load_record(
     if data.ndim != 2 or data.shape[0] == 0:
         raise RecordError(f"record {name}: empty signal file")
     if until_alarm:
-        data = data[: int(round(ALARM_TIME_SECONDS * fs_hz))]
+        data = data[: round(ALARM_TIME_SECONDS * fs_hz)]
     signals: dict[str, npt.NDArray[np.float64]] = {}
     units: dict[str, str] = {}
     for j, sig in enumerate(rec.sig_name):

@@ -32,7 +32,7 @@ def waveform_events(
     """Chunks of `chunk_seconds` of samples [first_sample, stop_sample); NaN becomes null."""
     n_total = len(next(iter(signals.values())))
     stop = n_total if stop_sample is None else min(stop_sample, n_total)
-    step = max(1, int(round(chunk_seconds * fs_hz)))
+    step = max(1, round(chunk_seconds * fs_hz))
     for i in range(first_sample, stop, step):
         j = min(i + step, stop)
         chunk = {}
@@ -79,7 +79,7 @@ def record_events(
     must keep a real-time decision from using data beyond its hold.
     """
     n = len(next(iter(signals.values())))
-    first = max(0, alarm_sample - int(round(context_seconds * fs_hz)))
+    first = max(0, alarm_sample - round(context_seconds * fs_hz))
     start_ts = alarm_ts - alarm_sample / fs_hz
     alarm = alarm_event(record, bed, alarm_ts, alarm_type)
     events: list[Waveform | Alarm] = list(

@@ -9,11 +9,11 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display; must precede pyplot
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from .metrics import FN_WEIGHT, TYPE_ORDER, confusion  # noqa: E402
-from .runner import Outcome  # noqa: E402
+from .metrics import FN_WEIGHT, TYPE_ORDER, confusion
+from .runner import Outcome
 
 SHORT = {
     "asystole": "asystole",

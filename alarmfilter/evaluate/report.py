@@ -21,8 +21,9 @@ from .session import FILTER, FILTER_FROZEN, Evaluation
 SUPPRESSED_SAMPLE = 8
 
 CITATION = """Data: PhysioNet/Computing in Cardiology Challenge 2015, "Reducing False Arrhythmia Alarms
-in the ICU" (Clifford G.D., Silva I., Moody B., Li Q., Kella D., Shahin A., Kooistra T.,
-Perry D., Mark R.G. Computing in Cardiology 2015;42:273-276), from PhysioBank, PhysioToolkit
+in the ICU" (Clifford G.D. et al. The PhysioNet/Computing in
+Cardiology Challenge 2015: reducing false arrhythmia alarms in the ICU. Computing in Cardiology
+2015;42:273-276), from PhysioBank, PhysioToolkit
 and PhysioNet (Goldberger A.L. et al. Circulation 2000;101(23):e215-e220). Open Data Commons
 Attribution License v1.0. The development folder is a stratified 40 % subset of the
 challenge training set; the rest is held back for independent evaluation."""
@@ -84,10 +85,10 @@ def render(ev: Evaluation) -> str:
                      "table is in-sample. Run with <code>--cv 5</code> for the honest figure.</p>")
     parts += [
         "<h2>Confusion table per alarm type</h2>",
-        "<p class='note'>Positive = true (actionable) alarm; TP = true alarm forwarded. Score = (TP + TN) / "
+        ("<p class='note'>Positive = true (actionable) alarm; TP = true alarm forwarded. Score = (TP + TN) / "
         "(TP + TN + FP + 5 FN), the challenge score. forward_all = today's monitor; monitor_delay = the "
         f"monitor dropping alarms whose ECG criterion clears within {o.monitor_delay_seconds:g} s "
-        "(Görges et al., Anesth Analg 2009).</p>",
+        "(Görges et al., Anesth Analg 2009).</p>"),
         _table(ev),
     ]
     errors = [x for x in filt if x.error]
@@ -99,8 +100,8 @@ def render(ev: Evaluation) -> str:
         "<h2>False alarms suppressed vs true alarms missed</h2>",
         _img(figures.burden(ev.outcomes), "burden"),
         "<h2>Score vs decision threshold per type</h2>",
-        "<p class='note'>What the filter's scores would give at every threshold; dashed green: the "
-        "threshold(s) used (one per fold under cross-validation).</p>",
+        ("<p class='note'>What the filter's scores would give at every threshold; dashed green: the "
+        "threshold(s) used (one per fold under cross-validation).</p>"),
         _img(figures.score_vs_threshold(filt, ev.thresholds), "thresholds"),
         "<h2>Learning curve (prequential)</h2>",
     ]

@@ -79,7 +79,7 @@ def decide(rec: LoadedRecord, factory: EngineFactory, context_seconds: float,
     bed = f"EVAL-{rec.name}"
     engine = factory(bed)
     alarm_ts = EVAL_EPOCH_TS + ALARM_TIME_SECONDS
-    alarm_sample = int(round(ALARM_TIME_SECONDS * rec.fs_hz))
+    alarm_sample = round(ALARM_TIME_SECONDS * rec.fs_hz)
     if rec.signals:
         events, alarm = record_events(rec.name, bed, rec.signals, rec.units, rec.fs_hz, rec.alarm_type,
                                       alarm_ts, alarm_sample, context_seconds)

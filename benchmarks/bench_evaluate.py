@@ -1,0 +1,47 @@
+"""Evaluator throughput on the dev records: records/s for the filter alone and with baselines.
+
+Every record is loaded, turned into wire-format events and replayed through real engines.
+Run: ``python benchmarks/bench_evaluate.py [DATA_DIR] [--jobs 1 2] [--limit N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+from alarmfilter.cli.engines import shipped_model
+from alarmfilter.datasets.challenge import record_names
+from alarmfilter.evaluate.session import Options, evaluate
+
+DEFAULT_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "challenge2015-dev"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("data_dir", nargs="?", default=str(DEFAULT_DIR))
+    ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--limit", type=int, default=0, help="records to use (0 = all)")
+    a = ap.parse_args()
+    d = Path(a.data_dir)
+    if not d.exists():
+        print(f"skip: {d} absent")
+        return 0
+    model, problem = shipped_model()
+    names = tuple(record_names(d)[: a.limit or None])
+    rows = []
+    for jobs in a.jobs:
+        for baselines in (False, True):
+            t0 = time.perf_counter()
+            ev = evaluate(Options(d, jobs=jobs, baselines=baselines, records=names), model, problem)
+            wall = time.perf_counter() - t0
+            rows.append({"jobs": jobs, "variants": len(ev.outcomes), "records": len(names),
+                         "seconds": round(wall, 2), "records_per_second": round(len(names) / wall, 1)})
+    print(json.dumps({"cpus": os.cpu_count(), "load_1min": round(os.getloadavg()[0], 2), "runs": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
