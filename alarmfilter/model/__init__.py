@@ -15,4 +15,4 @@ def load_prior(path: str | Path = PRIOR_PATH) -> AlarmModel:
     return AlarmModel.from_dict(json.loads(Path(path).read_text()))
 
 
-__all__ = ["AlarmModel", "PRIOR_PATH", "fit_prior", "load_prior"]
+__all__ = ["PRIOR_PATH", "AlarmModel", "fit_prior", "load_prior"]

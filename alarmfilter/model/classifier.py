@@ -205,7 +205,7 @@ def fit_type(rows: list[tuple[dict[str, float], bool]], features: tuple[str, ...
     xs = [x for x, _ in rows]
     for x in xs:
         tm.scaler.learn_one(x)
-    X = np.array([[tm.scaler.transform_one(x).get(k, 0.0) for k in features] for x in xs], dtype=float)
+    X = np.array([[tm.scaler.transform_one(x).get(k, 0.0) for k in features] for x in xs], dtype=np.float64)
     y = np.array([bool(lbl) for _, lbl in rows])
     if y.all() or (~y).all() or len(rows) < 2:
         w, b = np.zeros(len(features)), (4.0 if y.all() or len(rows) < 2 else -4.0)

@@ -55,7 +55,7 @@ def select_features(features: Mapping[str, float], alarm_type: str) -> dict[str,
         if v is None:
             continue
         v = float(v)
-        if v == NOT_AVAILABLE or v != v or v in (float("inf"), float("-inf")):
+        if v == NOT_AVAILABLE or not math.isfinite(v):
             continue
         v = min(max(v, lo), hi)
         out[k] = math.log(v) if k in LOG_FEATURES else v

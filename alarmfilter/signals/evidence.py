@@ -132,11 +132,11 @@ def _rate(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], n_beats:
             gap = max_gap_seconds(c.peaks, c.start, c.x.size, c.fs_hz)
             vals[c.name] = 60.0 / max(gap, 1e-3) * (p.size / max(n_beats - 1, 1))
     e = [vals[c.name] for c in ecg if c.name in vals]
-    p = [vals[c.name] for c in pulse if c.name in vals]
-    allv = e + p
+    pv = [vals[c.name] for c in pulse if c.name in vals]
+    allv = e + pv
     f[f"{prefix}_median_bpm"] = _na(float(np.median(allv)) if allv else None)
     f[f"{prefix}_ecg_bpm"] = _na(float(np.median(e)) if e else None)
-    f[f"{prefix}_pulse_bpm"] = _na(float(np.median(p)) if p else None)
+    f[f"{prefix}_pulse_bpm"] = _na(float(np.median(pv)) if pv else None)
     # the least alarming channel: the one that would contradict the alarm
     least = (max(allv) if worst == "min" else min(allv)) if allv else None
     f[f"{prefix}_least_bpm"] = _na(least)
@@ -314,7 +314,7 @@ def _pulse_during(pulse: list[Channel], g0: int, g1: int, prefix: str, f: dict[s
 
 def _pulse_change(pulse: list[Channel], prefix: str, f: dict[str, float], t: dict[str, str]) -> None:
     """Did the circulation change at the end of the window, as a real VT/VF would make it?"""
-    per = {c.name: r for c in pulse if (r := _pulse_disturbance(c, 8.0)) is not None}
+    per = {c.name: pd for c in pulse if (pd := _pulse_disturbance(c, 8.0)) is not None}
     f[f"{prefix}_pulse_disturbance_min"] = _na(min((v[0] for v in per.values()), default=None))
     f[f"{prefix}_pulse_amp_ratio"] = _na(max((v[1] for v in per.values()), default=None))
     f[f"{prefix}_pulse_regularity"] = _na(
@@ -322,7 +322,7 @@ def _pulse_change(pulse: list[Channel], prefix: str, f: dict[str, float], t: dic
     )
     if per:
         best = min(per, key=lambda k: per[k][0])
-        d, a, r, g = per[best]
+        _, a, r, g = per[best]
         t[f"{prefix}_pulse_disturbance_min"] = (
             f"{best} over the last 8 s: pulse rate {100 * r:.0f}% and amplitude {100 * a:.0f}% "
             f"of the earlier level, longest pause {g:.1f} usual beats"
@@ -361,10 +361,10 @@ def extract_evidence(
     ``EVIDENCE_WINDOW_SECONDS``.  Unknown alarm types get the general features.
     """
     end = max(0, min(int(alarm_index), min((len(v) for v in signals.values()), default=0)))
-    first = max(0, end - int(round(EVIDENCE_WINDOW_SECONDS * fs_hz)))
+    first = max(0, end - round(EVIDENCE_WINDOW_SECONDS * fs_hz))
     win = {k: np.asarray(v[first:end], dtype=np.float64) for k, v in signals.items()}
     n = end - first
-    start = max(0, n - int(round(ANALYSIS_SECONDS * fs_hz)))
+    start = max(0, n - round(ANALYSIS_SECONDS * fs_hz))
     chs = analyse_channels(win, units, fs_hz, start) if n >= int(2 * fs_hz) else []
     ecg = [c for c in chs if c.kind == "ecg" and c.usable]
     pulse = [c for c in chs if c.kind != "ecg" and c.usable]

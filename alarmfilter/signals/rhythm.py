@@ -112,7 +112,7 @@ def consecutive_correlation(
     mc = m - m.mean(axis=1, keepdims=True)
     num = np.sum(mc[1:] * mc[:-1], axis=1)
     den = np.sqrt(np.sum(mc[1:] ** 2, axis=1) * np.sum(mc[:-1] ** 2, axis=1)) + 1e-12
-    return np.r_[np.nan, num / den]
+    return np.asarray(np.r_[np.nan, num / den], dtype=np.float64)
 
 
 def _corr_rows(beats: FloatArray, tmpl: FloatArray) -> FloatArray:

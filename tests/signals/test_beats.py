@@ -80,7 +80,7 @@ def test_real_records_ecg_and_pulse_rates_agree() -> None:
     from alarmfilter.signals.preprocess import fill_missing
 
     for name in ("a301l", "a311l", "t434s"):
-        signals, units, fs, _, _ = load_record(DATA / name)
+        signals, _, fs, _, _ = load_record(DATA / name)
         seg = {k: fill_missing(v[-int(16 * fs):])[0] for k, v in signals.items()}
         e = qrs_detect(seg["II"], fs)
         pul = "ABP" if "ABP" in seg else "PLETH"
