@@ -14,6 +14,7 @@ from collections import Counter
 from typing import Any
 
 from . import CliError
+from .replay import MeteredWard, add_metrics_options, linger, start_metrics
 
 _TECHNICAL = {"leads_off", "spo2_probe_off", "abp_line_fault", "signal_artifact"}
 _KEYS = ["alarms_in", "forwarded", "suppressed", "true_alarms", "false_alarms", "false_suppressed", "missed_true"]
@@ -27,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--data", default=None, help="data folder (default: $ALARMFILTER_DATA_DIR, ../shared/data, cache)")
     p.add_argument("--synthetic", action="store_true", help="ignore real data: fully synthetic ward")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    add_metrics_options(p)
     p.set_defaults(func=run)
 
 
@@ -49,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
     sim = simulate(SimConfig(beds=args.beds, hours=args.seconds / 3600.0, seed=args.seed, data_dir=args.data,
                              use_real_data=not args.synthetic))
     truth = sim.truth
-    loop = run_closed_loop(sim.events(), Ward(engine_factory()), FeedbackModel(truth, FeedbackConfig(seed=args.seed)))
+    metrics = start_metrics(args)
+    ward = Ward(engine_factory()) if metrics is None else MeteredWard(Ward(engine_factory()), metrics)
+    loop = run_closed_loop(sim.events(), ward, FeedbackModel(truth, FeedbackConfig(seed=args.seed)))  # type: ignore[arg-type]
     summary = summarise(loop.decisions, {k: t.actionable for k, t in truth.items()})
     bed_days = args.beds * args.seconds / 86_400.0
     total = summary["total"]
@@ -65,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
     else:
         print_table(summary)
+    linger(metrics, args.metrics_linger)
     return 0
 
 
