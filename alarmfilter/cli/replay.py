@@ -12,8 +12,9 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from ..events import Feedback, InputEvent, Output, decode_event
 from . import CliError, readable_file
 
 if TYPE_CHECKING:
@@ -102,6 +103,74 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+class MeteredWard:
+    """A `Ward` whose outputs and feedback events are counted in `metrics` (a driver-side wrapper).
+
+    Same `feed` / `feed_raw` / `tick` / `flush` / `beds` as the ward it wraps. Engine counters,
+    event lag (live streams only) and input backlog are exported every REFRESH_SECONDS.
+    """
+
+    def __init__(self, ward: Ward, metrics: DriverMetrics, clock: Callable[[], float] = time.time,
+                 total_lines: int | None = None) -> None:
+        self.ward = ward
+        self.metrics = metrics
+        self.clock = clock
+        self.total_lines = total_lines
+        self.done = 0
+        self._last_refresh = clock()
+
+    @property
+    def beds(self) -> dict[str, Any]:
+        return self.ward.beds
+
+    def feed(self, event: InputEvent) -> list[Output]:
+        outputs = self.ward.feed(event)
+        self._count(outputs)
+        if isinstance(event, Feedback):
+            self.metrics.observe_feedback(event)
+        return outputs
+
+    def feed_raw(self, raw: str | bytes) -> list[Output]:
+        outputs = self.ward.feed_raw(raw)
+        self._count(outputs)
+        if (b'"feedback"' if isinstance(raw, bytes) else '"feedback"') in raw:
+            event = decode_event(raw)
+            if isinstance(event, Feedback):
+                self.metrics.observe_feedback(event)
+        return outputs
+
+    def tick(self, now: float) -> list[Output]:
+        outputs = self.ward.tick(now)
+        self._count(outputs, consumed=0)
+        return outputs
+
+    def flush(self) -> list[Output]:
+        outputs = self.ward.flush()
+        self._count(outputs, consumed=0)
+        self.refresh()
+        return outputs
+
+    def _count(self, outputs: list[Output], consumed: int = 1) -> None:
+        now = self.clock()
+        self.metrics.observe(outputs, wall_now=now)
+        self.done += consumed
+        if now - self._last_refresh >= REFRESH_SECONDS:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Export engine counters, event lag (when the stream is live) and the input backlog."""
+        from ..metrics.driver import MAX_LIVE_LATENCY_SECONDS
+
+        now = self._last_refresh = self.clock()
+        engines = self.ward.beds.values()
+        self.metrics.observe_engines(engines)
+        newest = max((eng.clock for eng in engines), default=0.0)
+        if newest > 0 and abs(now - newest) <= MAX_LIVE_LATENCY_SECONDS:
+            self.metrics.observe_lag(now - newest)
+        if self.total_lines is not None:
+            self.metrics.observe_consumer_lag(FILE_TOPIC, max(0, self.total_lines - self.done))
+
+
 def metered_replay(
     lines: Iterable[str],
     out_dir: Path,
@@ -111,35 +180,11 @@ def metered_replay(
     clock: Callable[[], float] = time.time,
 ) -> dict[str, int]:
     """`replay_file` with metrics: every output counted as it is written, feedback joined to decisions."""
-    from ..events import Feedback, decode_event
     from ..replay import OutputFiles
 
-    def refresh(done: int) -> None:
-        metrics.observe_engines(ward.beds.values())
-        newest = max((eng.clock for eng in ward.beds.values()), default=0.0)
-        if newest > 0:
-            metrics.observe_lag(clock() - newest)
-        if total_lines is not None:
-            metrics.observe_consumer_lag(FILE_TOPIC, max(0, total_lines - done))
-
-    done = 0
-    last_refresh = clock()
+    metered = MeteredWard(ward, metrics, clock, total_lines)
     with OutputFiles(out_dir) as files:
         for line in lines:
-            outputs = ward.feed_raw(line)
-            files.write(outputs)
-            now = clock()
-            metrics.observe(outputs, wall_now=now)
-            if '"feedback"' in line:
-                event = decode_event(line)
-                if isinstance(event, Feedback):
-                    metrics.observe_feedback(event)
-            done += 1
-            if now - last_refresh >= REFRESH_SECONDS:
-                refresh(done)
-                last_refresh = now
-        outputs = ward.flush()
-        files.write(outputs)
-        metrics.observe(outputs, wall_now=clock())
-        refresh(done)
+            files.write(metered.feed_raw(line))
+        files.write(metered.flush())
     return files.counts

@@ -70,3 +70,24 @@ def test_bad_metrics_port_is_one_line_error(tmp_path: Path) -> None:
                           "--metrics-port", "70000"], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and "--metrics-port 70000" in res.stderr
+
+
+def test_demo_serves_metrics_matching_its_summary(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alarmfilter", "demo", "--beds", "2", "--seconds", "600", "--synthetic", "--json",
+         "--metrics-port", str(port), "--metrics-linger", "20"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+    )
+    try:
+        summary = json.loads(proc.stdout.readline())
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        total = summary["total"]
+        assert _metric(text, "alarmfilter_alarms_total") == total["alarms_in"] > 0
+        assert _metric(text, "alarmfilter_alarms_total", decision="forward") == total["forwarded"]
+        assert _metric(text, "alarmfilter_alarms_total", decision="suppress") == total["suppressed"]
+        assert _metric(text, "alarmfilter_feedback_total") == summary["ward"]["feedback_labels"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
