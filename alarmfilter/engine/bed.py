@@ -14,8 +14,10 @@ from collections import Counter, OrderedDict
 from ..events.outputs import Alert, DecisionRecord, Output, TechnicalAlarm, dead_letter
 from ..events.types import AlarmType, Decision, ReasonCode
 from ..events.wire import Alarm, Feedback, Vitals, Waveform
+from ..signals.numerics import fault_channel, source_channel
 from .buffers import VitalsLog, WaveformBuffer, Window
 from .config import EngineConfig
+from .learning import AlarmContext, ContextScorer, FeedbackLearner, LabelledAlarm
 from .scoring import NO_EVIDENCE_VERSION, Assessment, ForwardAllPolicy, Policy, Scorer, Verdict
 from .states import AlarmState, Move, TrackedAlarm
 
@@ -51,6 +53,9 @@ class BedEngine:
         self.clock = 0.0  # newest event time seen
         self.alarms: OrderedDict[str, TrackedAlarm] = OrderedDict()
         self.stats: Counter[str] = Counter()  # read by drivers for metrics
+        self.faults: dict[str, tuple[str, float]] = {}  # sensor class -> (technical alarm type, ts)
+        self._forwarded: dict[str, tuple[str, float]] = {}  # alarm type -> (alarm id, ts) last forwarded
+        self._raised: dict[str, list[float]] = {}  # alarm type -> recent raise times (merge window)
         self._rng = random.Random(self.config.seed ^ zlib.crc32(bed.encode()))
 
     # -- input ---------------------------------------------------------------------------------
@@ -104,6 +109,13 @@ class BedEngine:
             self.stats["duplicate_alarms"] += 1
             return []
         alarm_type = AlarmType.parse(alarm.type)
+        if alarm_type is not None and alarm_type.is_technical:
+            self.faults[fault_channel(alarm_type.value, alarm.channel)] = (alarm_type.value, alarm.ts)
+        merged = self._merge_target(alarm, alarm_type)
+        if merged is not None:
+            tracked = TrackedAlarm(alarm, alarm_type, alarm.ts, alarm.ts)
+            self.alarms[alarm.alarm_id] = tracked
+            return self._decide_merged(tracked, *merged)
         if alarm_type is None or alarm_type.is_technical or self.scorer is None:
             tracked = TrackedAlarm(alarm, alarm_type, alarm.ts, alarm.ts)
             self.alarms[alarm.alarm_id] = tracked
@@ -117,10 +129,12 @@ class BedEngine:
     def _decide_due(self, final: bool) -> list[Output]:
         out: list[Output] = []
         wave_end = self.waveforms.end_ts if not self.waveforms.empty else float("-inf")
+        vitals_end = self.vitals.last_ts if self.vitals.last_ts is not None else float("-inf")
         for tracked in list(self.alarms.values()):
             if tracked.state is not AlarmState.PENDING:
                 continue
-            if final or wave_end >= tracked.due_ts or self.clock >= tracked.deadline_ts:
+            numerics_due = vitals_end >= tracked.due_ts and not (tracked.alarm_type and tracked.alarm_type.is_arrhythmia)
+            if final or wave_end >= tracked.due_ts or numerics_due or self.clock >= tracked.deadline_ts:
                 out += self._decide_now(tracked)
         return out
 
@@ -133,8 +147,12 @@ class BedEngine:
             verdict = Verdict(Decision.FORWARD, ReasonCode.TECHNICAL_ALARM, ["technical alarm: routed to the bedside nurse"])
         else:
             assessment, verdict = self._assess(tracked.alarm_type, alarm, tracked.due_ts)
+        if verdict.decision is Decision.SUPPRESS:
+            self._count_suppression(tracked.alarm_type)
         if verdict.decision is Decision.SUPPRESS and self._audit_draw(tracked.alarm_type):
             tracked.audit_sample = True
+            tracked.extra["propensity"] = self.config.audit_fraction
+            self.stats["audit_samples"] += 1
             verdict = Verdict(
                 Decision.FORWARD,
                 ReasonCode.AUDIT_SAMPLE,
@@ -145,6 +163,8 @@ class BedEngine:
         tracked.decision = verdict.decision
         tracked.decided_ts = decided_ts
         tracked.features = assessment.features if assessment else None
+        if verdict.decision is Decision.FORWARD and tracked.alarm_type is not None:
+            self._forwarded[tracked.alarm_type.value] = (alarm.alarm_id, alarm.ts)
         if verdict.reason_code.is_fail_open:
             self.stats[f"fail_open:{verdict.reason_code.value}"] += 1
         score = assessment.p_true if assessment else None
@@ -173,8 +193,12 @@ class BedEngine:
         fail = self._signal_problem(alarm_type, window, alarm.ts)
         if fail is not None:
             return None, fail
+        context = self._context(alarm_type, alarm, until_ts)
         try:
-            assessment = self.scorer.assess(alarm_type, window, self.vitals, alarm.ts)
+            if isinstance(self.scorer, ContextScorer):
+                assessment = self.scorer.assess_in_context(alarm_type, window, self.vitals, alarm.ts, context)
+            else:
+                assessment = _with_context(self.scorer.assess(alarm_type, window, self.vitals, alarm.ts), context)
         except Exception as exc:  # fail-open: a scorer bug must never drop an alarm
             return None, Verdict(Decision.FORWARD, ReasonCode.SCORER_ERROR, [f"scoring failed ({type(exc).__name__}): forwarded"])
         try:
@@ -193,6 +217,58 @@ class BedEngine:
         if window.seconds < self.config.warmup_seconds:
             return Verdict(Decision.FORWARD, ReasonCode.WARMING_UP, [f"only {window.seconds:.1f} s of waveform held so far: forwarded"])
         return None
+
+    def _context(self, alarm_type: AlarmType, alarm: Alarm, until_ts: float) -> AlarmContext:
+        """A technical fault on the alarm's source sensor (raised before the decision, still fresh)."""
+        source = source_channel(alarm_type.value, alarm.channel)
+        best: tuple[str, float] | None = None
+        for sensor in (source, "any"):
+            fault = self.faults.get(sensor)
+            if fault and alarm.ts - self.config.technical_fault_seconds <= fault[1] <= until_ts:
+                best = fault if best is None or fault[1] > best[1] else best
+        raised = self._raised.get(alarm_type.value, [])
+        reraises = sum(1 for t in raised if alarm.ts - self.config.merge_window_seconds <= t < alarm.ts)
+        if best is None:
+            return AlarmContext(reraise_count=reraises)
+        self.stats["fault_on_source"] += 1
+        return AlarmContext(best[0], max(0.0, alarm.ts - best[1]), reraises)
+
+    def _merge_target(self, alarm: Alarm, alarm_type: AlarmType | None) -> tuple[str, float] | None:
+        """The forwarded alarm this one re-raises (same type, within the merge window), if any."""
+        if alarm_type is None or alarm_type.is_technical or self.config.merge_window_seconds <= 0:
+            return None
+        raised = self._raised.setdefault(alarm_type.value, [])
+        raised[:] = [t for t in raised if t >= alarm.ts - self.config.merge_window_seconds][-32:]
+        raised.append(alarm.ts)
+        if alarm_type.is_lethal and not self.config.merge_lethal:
+            return None
+        last = self._forwarded.get(alarm_type.value)
+        if last is None or not 0 <= alarm.ts - last[1] <= self.config.merge_window_seconds:
+            return None
+        return last
+
+    def _decide_merged(self, tracked: TrackedAlarm, into_id: str, into_ts: float) -> list[Output]:
+        """A re-raise of an alarm clinicians already have: one decision line, no second alert."""
+        alarm = tracked.alarm
+        tracked.move(Move.DECIDE)
+        tracked.decision = Decision.SUPPRESS
+        tracked.decided_ts = max(self.clock, alarm.ts)
+        tracked.extra["merged_into"] = into_id
+        self.stats["merged"] += 1
+        version = self.scorer.model_version if self.scorer else NO_EVIDENCE_VERSION
+        reasons = [f"re-raised {alarm.ts - into_ts:.0f} s after alarm {into_id} was forwarded: merged into it"]
+        return [DecisionRecord(
+            alarm_id=alarm.alarm_id, bed=self.bed, type=alarm.type, priority=alarm.priority, alarm_ts=alarm.ts,
+            decision=Decision.SUPPRESS, score=None, reason_code=ReasonCode.MERGED, reasons=reasons,
+            decided_ts=tracked.decided_ts, model_version=version, audit_sample=False,
+        )]
+
+    def _count_suppression(self, alarm_type: AlarmType | None) -> None:
+        """The audit population: every would-be-suppressed alarm that may be audit-sampled."""
+        if alarm_type is not None and alarm_type.is_lethal:
+            self.stats["suppressed_lethal"] += 1
+        elif self.config.audit_fraction > 0:
+            self.stats["audit_population"] += 1
 
     def _audit_draw(self, alarm_type: AlarmType | None) -> bool:
         if alarm_type is None or alarm_type.is_lethal or self.config.audit_fraction <= 0:
@@ -215,7 +291,17 @@ class BedEngine:
         tracked.move(Move.LABEL)
         tracked.label = fb.actionable
         self.stats["feedback_learned"] += 1
-        if self.scorer is not None and tracked.features is not None and tracked.alarm_type is not None:
+        origin = "audit" if tracked.audit_sample else ("forwarded" if tracked.decision is Decision.FORWARD else "suppressed")
+        self.stats[f"{origin}_labelled_{'true' if fb.actionable else 'false'}"] += 1
+        if self.scorer is None or tracked.features is None or tracked.alarm_type is None:
+            return
+        if isinstance(self.scorer, FeedbackLearner):
+            propensity = float(tracked.extra.get("propensity", 1.0)) if tracked.audit_sample else 1.0  # type: ignore[arg-type]
+            self.scorer.learn_labelled(LabelledAlarm(
+                tracked.alarm_type, tracked.features, fb.actionable,
+                tracked.decision or Decision.FORWARD, tracked.audit_sample, propensity,
+            ))
+        else:
             self.scorer.learn(tracked.alarm_type, tracked.features, fb.actionable)
 
     def _forget_old(self) -> None:
@@ -227,6 +313,14 @@ class BedEngine:
             if oldest.state is AlarmState.PENDING or not (too_many or oldest.alarm.ts < horizon):
                 break
             self.alarms.popitem(last=False)
+
+
+def _with_context(assessment: Assessment, context: AlarmContext) -> Assessment:
+    """For a scorer that does not take context: keep the fault in the evidence (learned, and shown)."""
+    if not context.fault_type:
+        return assessment
+    return Assessment(assessment.p_true, {**assessment.features, **context.features()},
+                      {**assessment.findings, **context.findings()}, assessment.model_version)
 
 
 def _summary(event: Waveform | Vitals) -> str:

@@ -26,6 +26,13 @@ class EngineConfig(BaseModel):
     feedback_retention_seconds: float = Field(86_400.0, gt=0)
     max_tracked_alarms: int = Field(5000, gt=0, description="decided alarms kept per bed for dedup/feedback")
     audit_fraction: float = Field(0.05, ge=0, le=1, description="share of would-be-suppressed alarms forwarded")
+    technical_fault_seconds: float = Field(
+        60.0, ge=0, description="how long a technical alarm keeps its sensor suspect for alarms raised on it"
+    )
+    merge_window_seconds: float = Field(
+        60.0, ge=0, description="a re-raise of a forwarded alarm (same type, same bed) within this is merged"
+    )
+    merge_lethal: bool = Field(False, description="also merge re-raised asystole/VT/VF (off: each is decided)")
     seed: int = 0
 
     @model_validator(mode="after")

@@ -15,6 +15,7 @@ References
 ----------
 Krawczyk H., Bellare M., Canetti R. HMAC: keyed-hashing for message authentication. RFC 2104.
 Gama J. et al. A survey on concept drift adaptation. ACM Comput. Surv. 2014;46:44.
+Ionides E.L. Truncated importance sampling. J. Comput. Graph. Stat. 2008;17:295-311.
 """
 
 from __future__ import annotations
@@ -124,9 +125,10 @@ class SensitivityGuard:
 
     Each true (actionable) label counts whether each model would have forwarded it, scored
     before the label is learned.  Audit samples stand for the would-be-suppressed alarms that
-    were not sampled, so they weigh ``1 / audit_fraction`` (inverse propensity).  One audit
-    sample then weighs as much as twenty forwarded alarms, so the guard acts only when it is
-    confident: when the upper Wilson bound of the learned model's sensitivity (on the Kish
+    were not sampled, so they weigh ``1 / audit_fraction`` (inverse propensity), truncated at
+    ``max_weight`` (Ionides 2008): untruncated, one audit sample weighs as much as twenty
+    forwarded alarms and a single unlucky draw would throw the model away.  Even so the guard
+    acts only when it is confident: when the upper Wilson bound of the learned model's sensitivity (on the Kish
     effective number of labels) is below the target, and the prior did better.
 
     >>> g = SensitivityGuard(window_labels=40, min_true=5)
@@ -135,21 +137,24 @@ class SensitivityGuard:
     >>> [round(v, 3) for v in g.sensitivity("spo2_low")]
     [0.667, 1.0, 30.0]
     >>> g.check()
-    'spo2_low: learned model forwards 67 % of recent true alarms (at most 81 % at 95 % confidence; target 95 %, prior 100 %)'
+    ('spo2_low', 'spo2_low: learned model forwards 67 % of recent true alarms (at most 83 % at 99 % confidence; target 95 %, prior 100 %)')
     """
 
     def __init__(self, targets: Mapping[str, float] | None = None, *, default_target: float = DEFAULT_TARGET,
-                 window_labels: int = 200, min_true: float = 10.0, confidence: float = 0.95) -> None:
+                 window_labels: int = 200, min_true: float = 10.0, confidence: float = 0.99,
+                 max_weight: float = 5.0, rearm_min_true: float = 50.0) -> None:
         self.targets = dict(LETHAL_TARGETS if targets is None else targets)
         self.default_target = default_target
         self.window_labels = window_labels
         self.min_true = min_true
         self.confidence = confidence
+        self.max_weight = max_weight
+        self.rearm_min_true = rearm_min_true
         self._recent: dict[str, deque[tuple[bool, bool, float]]] = {}
 
     def record(self, alarm_type: str, *, learned_forwards: bool, prior_forwards: bool, weight: float = 1.0) -> None:
         q = self._recent.setdefault(alarm_type, deque(maxlen=self.window_labels))
-        q.append((learned_forwards, prior_forwards, weight))
+        q.append((learned_forwards, prior_forwards, min(weight, self.max_weight)))
 
     def sensitivity(self, alarm_type: str) -> tuple[float, float, float]:
         """(learned, prior, effective number of true labels) over the recent window."""
@@ -168,8 +173,17 @@ class SensitivityGuard:
         half = z * math.sqrt(p_hat * (1 - p_hat) / n + z * z / (4 * n * n))
         return min(1.0, (centre + half) / (1 + z * z / n))
 
-    def check(self) -> str | None:
-        """Why the learned model must not be used, or None while it holds the targets."""
+    def forget(self, alarm_type: str) -> None:
+        """Start a fresh window (after a fallback, so re-arming is judged on new labels only)."""
+        self._recent.pop(alarm_type, None)
+
+    def recovered(self, alarm_type: str) -> bool:
+        """The learned model met the target on enough fresh true labels to be trusted again."""
+        learned, _, n = self.sensitivity(alarm_type)
+        return n >= self.rearm_min_true and learned >= self.targets.get(alarm_type, self.default_target)
+
+    def check(self) -> tuple[str, str] | None:
+        """(type, why) the learned model must not be used, or None while it holds the targets."""
         for t in sorted(self._recent):
             learned, prior, n = self.sensitivity(t)
             target = self.targets.get(t, self.default_target)
@@ -177,7 +191,7 @@ class SensitivityGuard:
                 continue
             upper = self.upper_bound(learned, n)
             if upper < target:
-                return (f"{t}: learned model forwards {100 * learned:.0f} % of recent true alarms "
+                return t, (f"{t}: learned model forwards {100 * learned:.0f} % of recent true alarms "
                         f"(at most {100 * upper:.0f} % at {100 * self.confidence:.0f} % confidence; "
                         f"target {100 * target:.0f} %, prior {100 * prior:.0f} %)")
         return None
@@ -204,6 +218,7 @@ class ModelLifecycle:
         self.n_learned = 0
         self.guard = guard or SensitivityGuard()
         self.fallback_reason: str | None = None
+        self.fallback_type: str | None = None
         self.snapshot_every_labels = snapshot_every_labels
         self.snapshot_interval_seconds = snapshot_interval_seconds
         self._labels_at_snapshot = 0
@@ -248,19 +263,24 @@ class ModelLifecycle:
         self.n_learned += 1
         self.stats["labels_learned"] += 1
         if not self.fallen_back:
-            reason = self.guard.check()
-            if reason is not None:
-                self.fall_back(reason)
+            found = self.guard.check()
+            if found is not None:
+                self.fall_back(*found)
+        elif self.fallback_type is not None and self.guard.recovered(self.fallback_type):
+            self.stats["rearms"] += 1
+            self.reset_fallback()
 
-    def fall_back(self, reason: str) -> None:
-        """Decide with the prior from now on (the learned model keeps learning, unused)."""
-        self.fallback_reason = reason
+    def fall_back(self, alarm_type: str | None, reason: str) -> None:
+        """Decide with the prior until the learned model, still learning, proves itself on fresh labels."""
+        self.fallback_reason, self.fallback_type = reason, alarm_type
+        if alarm_type is not None:
+            self.guard.forget(alarm_type)
         self.stats["fallbacks"] += 1
         self.stats["fallback_active"] = 1
 
     def reset_fallback(self) -> None:
-        """An operator's decision to trust the learned model again."""
-        self.fallback_reason = None
+        """Trust the learned model again (the guard's re-arming, or an operator's decision)."""
+        self.fallback_reason = self.fallback_type = None
         self.stats["fallback_active"] = 0
 
     # -- snapshots ---------------------------------------------------------------------------
@@ -282,6 +302,7 @@ class ModelLifecycle:
             "n_learned": self.n_learned,
             "created_ts": float(now_ts),
             "fallback_reason": self.fallback_reason,
+            "fallback_type": self.fallback_type,
             "model": self.learned.to_dict(),
         }
         self._labels_at_snapshot = self.n_learned
@@ -308,6 +329,7 @@ class ModelLifecycle:
         self.learned, self.n_learned = model, n_learned
         self._labels_at_snapshot, self._last_snapshot_ts = n_learned, created_ts
         self.fallback_reason = str(reason) if reason else None
+        self.fallback_type = str(body["fallback_type"]) if reason and body.get("fallback_type") else None
         self.stats["fallback_active"] = int(self.fallen_back)
         self.stats["snapshots_restored"] += 1
         return self.version

@@ -1,0 +1,153 @@
+"""The learning scorer and policy: every physiological alarm type, one lifecycle-managed ward model.
+
+Arrhythmias are scored from waveform evidence (``signals.evidence``), threshold alarms from the
+numerics around them (``signals.numerics``); both through a ``ModelLifecycle`` that learns from
+clinician feedback, versions every decision and falls back to the prior when learning costs
+sensitivity.  The engine adds what only it knows — a technical fault active on the alarm's
+source sensor, how often the alarm was re-raised — as an `AlarmContext`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from ..events.types import AlarmType, Decision, ReasonCode
+from ..model.lifecycle import ModelLifecycle
+from ..policy.thresholds import decide
+from ..signals.evidence import EVIDENCE_WINDOW_SECONDS, extract_evidence
+from ..signals.numerics import BASELINE_WINDOW_SECONDS, SOURCE_KEY, FaultContext, numerics_evidence
+from .buffers import FloatArray, VitalsLog, Window
+from .scoring import Assessment, Verdict
+
+#: numerics each threshold alarm's evidence reads besides its own source
+_CROSS_KEYS = ("hr_bpm", "pulse_bpm", "abp_sys_mmhg", "abp_dia_mmhg")
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmContext:
+    """What the engine knows about an alarm beyond the signals: faults and re-raises."""
+
+    fault_type: str = ""
+    fault_age_seconds: float = 0.0
+    reraise_count: int = 0
+
+    @property
+    def fault(self) -> FaultContext:
+        return FaultContext(self.fault_type, self.fault_age_seconds)
+
+    def features(self) -> dict[str, float]:
+        return {"fault_on_source": 1.0 if self.fault_type else 0.0, "reraise_count": float(self.reraise_count)}
+
+    def findings(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.fault_type:
+            out["fault_on_source"] = (
+                f"technical fault {self.fault_type} active on the source sensor "
+                f"(raised {self.fault_age_seconds:.0f} s before)"
+            )
+        if self.reraise_count:
+            out["reraise_count"] = f"raised {self.reraise_count} time(s) before in the merge window"
+        return out
+
+
+@runtime_checkable
+class ContextScorer(Protocol):
+    """A scorer that takes the engine's `AlarmContext` into account (optional extension)."""
+
+    def assess_in_context(self, alarm_type: AlarmType, window: Window, vitals: VitalsLog, alarm_ts: float,
+                          context: AlarmContext) -> Assessment: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledAlarm:
+    """A clinician label with what the engine decided, so learning can weigh audit samples."""
+
+    alarm_type: AlarmType
+    features: dict[str, float]
+    actionable: bool
+    decision: Decision
+    audit_sample: bool
+    propensity: float  # probability this alarm would have been labelled, given the decision
+
+
+@runtime_checkable
+class FeedbackLearner(Protocol):
+    """A scorer that learns from the full labelled record (optional extension of `Scorer.learn`)."""
+
+    def learn_labelled(self, label: LabelledAlarm) -> None: ...
+
+
+class LearningScorer:
+    """p(actionable) for every physiological type from the lifecycle's active model.
+
+    One instance is shared by all beds of a ward, so every bed's feedback teaches the model.
+    """
+
+    def __init__(self, lifecycle: ModelLifecycle, *, hold_seconds: float = 0.0) -> None:
+        self.lifecycle = lifecycle
+        self.hold_seconds = hold_seconds
+
+    @property
+    def model_version(self) -> str:
+        return self.lifecycle.version
+
+    @property
+    def window_seconds(self) -> float:
+        return EVIDENCE_WINDOW_SECONDS + self.hold_seconds
+
+    def assess(self, alarm_type: AlarmType, window: Window, vitals: VitalsLog, alarm_ts: float) -> Assessment:
+        return self.assess_in_context(alarm_type, window, vitals, alarm_ts, AlarmContext())
+
+    def assess_in_context(self, alarm_type: AlarmType, window: Window, vitals: VitalsLog, alarm_ts: float,
+                          context: AlarmContext) -> Assessment:
+        if alarm_type.is_arrhythmia:
+            ev = extract_evidence(alarm_type.value, window.signals, window.units, window.fs_hz, window.alarm_index)
+            features, findings = dict(ev.features), dict(ev.findings)
+        else:
+            key = SOURCE_KEY.get(alarm_type.value)
+            series: dict[str, FloatArray] = {
+                k: vitals.series(k, alarm_ts, BASELINE_WINDOW_SECONDS) for k in {key, *_CROSS_KEYS} if k
+            }
+            if key is None or len(series[key]) == 0:
+                what = key or alarm_type.value
+                return Assessment(1.0, context.features(), {"num_missing": f"no {what} numerics held: forwarded"},
+                                  self.lifecycle.version)
+            ev = numerics_evidence(alarm_type.value, series, alarm_ts, signals=window.signals, fs_hz=window.fs_hz,
+                                   alarm_index=window.alarm_index, fault=context.fault)
+            features, findings = dict(ev.features), dict(ev.findings)
+        features.update(context.features())
+        findings.update(context.findings())
+        p_true = float(self.lifecycle.predict_proba_one(features, alarm_type.value)[True])
+        if not math.isfinite(p_true):
+            raise ValueError("model returned a non-finite probability")
+        return Assessment(p_true, features, findings, self.lifecycle.version)
+
+    def learn(self, alarm_type: AlarmType, features: dict[str, float], actionable: bool) -> None:
+        self.lifecycle.learn_one(features, actionable, alarm_type.value)
+
+    def learn_labelled(self, label: LabelledAlarm) -> None:
+        """Audit samples stand for the unsampled suppressed alarms in the guard-rail's sensitivity."""
+        weight = 1.0 / label.propensity if label.audit_sample and label.propensity > 0 else 1.0
+        self.lifecycle.learn_one(label.features, label.actionable, label.alarm_type.value, weight=weight)
+
+
+class LearningPolicy:
+    """Forward when p >= the active model's threshold for the type; says when the prior stands in."""
+
+    def __init__(self, lifecycle: ModelLifecycle) -> None:
+        self.lifecycle = lifecycle
+
+    def decide(self, alarm_type: AlarmType, assessment: Assessment | None) -> Verdict:
+        if assessment is None:
+            return Verdict(Decision.FORWARD, ReasonCode.NO_SIGNAL, ["no evidence could be computed: forwarded"])
+        contributions = self.lifecycle.contributions_one(assessment.features, alarm_type.value)
+        d = decide(alarm_type.value, assessment.p_true, self.lifecycle.thresholds, assessment.findings,
+                   contributions)
+        reasons = list(d.reasons)
+        if self.lifecycle.fallen_back:
+            reasons.append(f"learned model set aside, prior in use ({self.lifecycle.fallback_reason})")
+        if d.forward:
+            return Verdict(Decision.FORWARD, ReasonCode.EVIDENCE_SUPPORTS, reasons)
+        return Verdict(Decision.SUPPRESS, ReasonCode.EVIDENCE_AGAINST, reasons)
