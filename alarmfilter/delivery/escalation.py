@@ -93,6 +93,11 @@ class Escalator:
     def is_pending(self, alarm_id: str) -> bool:
         return alarm_id in self._pending
 
+    def attempt(self, alarm_id: str) -> int | None:
+        """The attempt (0 = first destination) an unacknowledged alert is at."""
+        p = self._pending.get(alarm_id)
+        return p.attempt if p else None
+
     def deadline(self, alarm_id: str) -> float | None:
         p = self._pending.get(alarm_id)
         return p.deadline_ts if p else None

@@ -50,7 +50,9 @@ class DiskQueue:
         self.pending_dir.mkdir(parents=True, exist_ok=True)
         self.failed_dir.mkdir(parents=True, exist_ok=True)
         self.max_items = max_items
-        self._items: dict[int, QueuedMessage] = {}
+        self._items: dict[int, QueuedMessage] = {}  # seq -> message, in seq order
+        self._by_dest: dict[int, dict[int, None]] = {}  # destination -> seqs in order (O(1) oldest)
+        self._by_key: dict[tuple[str, int, int], int] = {}  # (alarm, attempt, destination) -> seq
         self._load()
         self._next_seq = max(self._items, default=0) + 1
         for p in self.failed_dir.glob("*.json"):
@@ -67,7 +69,17 @@ class DiskQueue:
                 os.replace(path, self.failed_dir / path.name)
                 (self.failed_dir / f"{path.stem}.reason").write_text(f"unreadable queue file: {exc}\n", "utf-8")
                 continue
-            self._items[item.seq] = item
+            self._index(item)
+
+    def _index(self, item: QueuedMessage) -> None:
+        self._items[item.seq] = item
+        self._by_dest.setdefault(item.destination, {})[item.seq] = None
+        self._by_key[(item.alarm_id, item.attempt, item.destination)] = item.seq
+
+    def _unindex(self, item: QueuedMessage) -> None:
+        self._items.pop(item.seq, None)
+        self._by_dest.get(item.destination, {}).pop(item.seq, None)
+        self._by_key.pop((item.alarm_id, item.attempt, item.destination), None)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -77,16 +89,12 @@ class DiskQueue:
         return [m for s, m in sorted(self._items.items()) if destination is None or m.destination == destination]
 
     def oldest(self, destination: int) -> QueuedMessage | None:
-        for _, m in sorted(self._items.items()):
-            if m.destination == destination:
-                return m
-        return None
+        seqs = self._by_dest.get(destination)
+        return self._items[next(iter(seqs))] if seqs else None
 
     def find(self, alarm_id: str, attempt: int, destination: int) -> QueuedMessage | None:
-        for m in self._items.values():
-            if (m.alarm_id, m.attempt, m.destination) == (alarm_id, attempt, destination):
-                return m
-        return None
+        seq = self._by_key.get((alarm_id, attempt, destination))
+        return self._items[seq] if seq is not None else None
 
     def put(self, alarm_id: str, attempt: int, destination: int, control_id: str,
             alert: dict[str, Any], measured: dict[str, float] | None = None, force: bool = False) -> QueuedMessage:
@@ -110,18 +118,18 @@ class DiskQueue:
             os.fsync(f.fileno())
         os.replace(tmp, self.pending_dir / item.name)
         _fsync_dir(self.pending_dir)
-        self._items[item.seq] = item
+        self._index(item)
         return item
 
     def done(self, item: QueuedMessage) -> None:
         """The receiver accepted it: forget it."""
-        self._items.pop(item.seq, None)
+        self._unindex(item)
+        # no fsync: if a crash undoes the unlink, the message is sent again (at-least-once)
         (self.pending_dir / item.name).unlink(missing_ok=True)
-        _fsync_dir(self.pending_dir)
 
     def fail(self, item: QueuedMessage, reason: str) -> None:
         """The receiver refused it for good: keep it under failed/ with the reason."""
-        self._items.pop(item.seq, None)
+        self._unindex(item)
         src = self.pending_dir / item.name
         if src.exists():
             os.replace(src, self.failed_dir / item.name)

@@ -7,6 +7,7 @@ The hook for drivers (Kafka worker, demo, replay):
     delivery.submit(alert)        # for every Alert output; durable when it returns
     delivery.feedback(event)      # for every Feedback input: a clinician saw the alert
     delivery.tick(now_ts)         # event time moves on (e.g. the latest event ts seen)
+    delivery.vitals(event)        # optional: numerics, so alerts carry the measured value
 
 All three calls are synchronous and must be made on the event loop's thread. `submit`
 raises `QueueFull` when the bounded queue is full: do not commit the input offset then.
@@ -27,7 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from ..events.outputs import Alert
-from ..events.wire import Feedback
+from ..events.wire import Feedback, Vitals
 from .config import DeliveryConfig
 from .escalation import EscalationStep, Escalator
 from .messages import MalformedMessage, Response, build_oru_r40, message_control_id
@@ -35,6 +36,9 @@ from .mllp import AckTimeout, MllpConnection
 from .queue import DiskQueue, QueuedMessage, QueueFull
 
 log = logging.getLogger(__name__)
+
+#: numerics older (or newer) than this, in event seconds, are not reported as the alarm's value
+MEASURED_MAX_AGE_SECONDS = 10.0
 
 
 class DeliveryOutcome(str, Enum):
@@ -108,12 +112,15 @@ class AlertDelivery:
         self._by_control_id: dict[str, tuple[str, int]] = {
             m.control_id: (m.alarm_id, m.attempt) for m in self.queue.pending()}
         self._alerts: dict[str, dict[str, Any]] = {m.alarm_id: m.alert for m in self.queue.pending()}
+        self._vitals: dict[str, tuple[float, dict[str, float]]] = {}  # bed -> (ts, values); one entry per bed
 
     # -- driver API (synchronous) ------------------------------------------------------
 
     def submit(self, alert: Alert, measured: dict[str, float] | None = None) -> str:
         """Queue a forwarded alert for the first destination; returns its message control id."""
         self._apply(self.escalator.advance(alert.decided_ts))
+        if measured is None:
+            measured = self._measured_at(alert.bed, alert.ts)
         wire = alert.to_wire()
         ctrl = message_control_id(alert.alarm_id, 0)
         try:
@@ -128,6 +135,13 @@ class AlertDelivery:
         self._record(wire, DeliveryOutcome.QUEUED, 0, 0, ctrl, event_ts=alert.decided_ts)
         self._wake[0].set()
         return ctrl
+
+    def vitals(self, event: Vitals) -> None:
+        """Remember the bed's latest numerics, so an alert can carry its measured value (facet 2)."""
+        values = {k: float(v) for k, v in event.values.items() if v is not None}
+        if values:
+            self._vitals[event.bed] = (event.ts, values)
+        self.tick(event.ts)
 
     def feedback(self, event: Feedback) -> None:
         """A clinician's feedback on an alarm means they saw it: stop escalating it."""
@@ -239,6 +253,13 @@ class AlertDelivery:
         self._apply([step] if step else [])
         return 0
 
+    def _measured_at(self, bed: str, ts: float) -> dict[str, float] | None:
+        """The bed's numerics if they are recent enough to describe the alarm (never stale ones)."""
+        seen = self._vitals.get(bed)
+        if seen is None or abs(ts - seen[0]) > MEASURED_MAX_AGE_SECONDS:
+            return None
+        return seen[1]
+
     def _on_alert_ack(self, resp: Response) -> None:
         """An ORA^R41 arrived: acknowledgement (or refusal) by the alarm manager's clinician."""
         known = self._by_control_id.get(resp.acked_control_id)
@@ -258,10 +279,12 @@ class AlertDelivery:
                          resp.acked_control_id, ack_code=resp.code.value, detail=resp.status or resp.text)
 
     def _acknowledged(self, alarm_id: str, how: str, ts: float | None) -> None:
+        attempt = self.escalator.attempt(alarm_id)
         if self.escalator.acknowledge(alarm_id):
             self.stats["acknowledged"] += 1
             alert = self._alerts.get(alarm_id, {"alarm_id": alarm_id})
-            self._record(alert, DeliveryOutcome.ACKNOWLEDGED, -1, None, "", detail=how, event_ts=ts)
+            self._record(alert, DeliveryOutcome.ACKNOWLEDGED, attempt if attempt is not None else 0, None, "",
+                         detail=how, event_ts=ts)
 
     def _apply(self, steps: list[EscalationStep]) -> None:
         for s in steps:

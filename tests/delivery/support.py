@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -66,6 +67,7 @@ class Receiver:
     received: list[hl7.Message] = field(default_factory=list)
     acks_received: list[hl7.Message] = field(default_factory=list)  # our ACKs to its ORA^R41
     _server: asyncio.base_events.Server | None = None
+    _copies: Counter[str] = field(default_factory=Counter)
 
     async def start(self) -> Receiver:
         self._server = await start_hl7_server(self._handle, "127.0.0.1", self.port, encoding="utf-8")
@@ -79,7 +81,7 @@ class Receiver:
             self._server = None
 
     def copies(self, control_id: str) -> int:
-        return sum(1 for m in self.received if str(m["MSH.10"]) == control_id)
+        return self._copies[control_id]
 
     @property
     def control_ids(self) -> list[str]:
@@ -98,6 +100,7 @@ class Receiver:
                     self.acks_received.append(msg)
                     continue
                 n = self.copies(str(msg["MSH.10"]))
+                self._copies[str(msg["MSH.10"])] += 1
                 self.received.append(msg)
                 for raw in self.script(msg, n):
                     if raw == b"<close>":

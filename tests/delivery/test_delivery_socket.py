@@ -253,3 +253,22 @@ def test_bound_refuses_new_alerts_without_dropping_queued_ones(tmp_path):
         d.submit(alert("b3"))
     assert [m.alarm_id for m in d.queue.pending()] == ["b1", "b2"]
     assert audit.outcomes("b3") == ["queue_full"]
+
+
+def test_recent_numerics_become_the_measured_value_stale_ones_do_not(tmp_path):
+    async def main():
+        from alarmfilter.events import Vitals
+
+        rx = await Receiver().start()
+        d = AlertDelivery(fast_config(rx.port), tmp_path / "q")
+        stop, task = await running(d)
+        d.vitals(Vitals(schema_version=1, kind="vitals", bed="ICU1-07", ts=T0 - 1, values={"hr_bpm": 31.0}))
+        d.vitals(Vitals(schema_version=1, kind="vitals", bed="ICU1-09", ts=T0 - 60, values={"hr_bpm": 140.0}))
+        d.submit(alert("v1", bed="ICU1-07", type="extreme_bradycardia"))
+        d.submit(alert("v2", bed="ICU1-09", type="extreme_tachycardia"))
+        assert await d.drain(5)
+        await finish(stop, task, rx)
+        facet2 = {str(m["OBR.3"]): m.segments("OBX")[1] for m in rx.received}
+        assert str(facet2["v1"](3)(1)(2)) == "MDC_ECG_HEART_RATE" and str(facet2["v1"](5)) == "31"
+        assert str(facet2["v2"](3)(1)(2)) == "MDC_ATTR_ALERT_SOURCE" and str(facet2["v2"](5)) == "II"
+    asyncio.run(main())
