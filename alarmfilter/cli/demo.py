@@ -64,6 +64,11 @@ def run(args: argparse.Namespace) -> int:
     summary["ward"] = {"beds": args.beds, "simulated_seconds": args.seconds, "seed": args.seed,
                        "events": loop.events_in, "feedback_labels": loop.feedback_fed}
     summary["data"] = sim.data_source
+    if not args.synthetic:
+        from ..datasets.location import find_challenge, searched
+
+        if find_challenge(args.data) is None:  # say where we looked and how to get the real records
+            summary["data_searched"] = searched(args.data)
     summary["elapsed_seconds"] = round(time.perf_counter() - started, 1)
     if args.json:
         print(json.dumps(summary))
@@ -144,3 +149,6 @@ def print_table(summary: dict[str, Any]) -> None:
     console.print(f"clinician labels fed back: {w['feedback_labels']}; events: {w['events']}; "
                   f"elapsed {summary['elapsed_seconds']} s")
     console.print(f"data: {summary['data']}", soft_wrap=True)
+    if "data_searched" in summary:
+        console.print(f"no challenge data folder in {summary['data_searched']}; "
+                      "`alarmfilter data fetch challenge2015` gets the full public training set", soft_wrap=True)

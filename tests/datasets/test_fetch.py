@@ -13,8 +13,10 @@ import json
 import re
 import shutil
 import socket
+import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -115,6 +117,8 @@ def mirror(tmp_path: Path) -> Iterator[Mirror]:
         for ext in (".hea", ".mat"):
             shutil.copyfile(src / f"{name}{ext}", training / f"{name}{ext}")
     (training / "RECORDS").write_text("".join(f"{n}\n" for n in RECORDS))
+    alarms = [ln for ln in (src / "ALARMS").read_text().splitlines() if ln.split(",")[0] in RECORDS]
+    (training / "ALARMS").write_text("".join(f"{ln}\n" for ln in alarms))
     (version / "LICENSE.txt").write_text("Open Data Commons Attribution License v1.0\n")
     (version / "papers").mkdir()
     (version / "papers" / "not-wanted.pdf").write_bytes(b"%PDF-1.4 not part of the training set")
@@ -151,13 +155,13 @@ def test_fetch_verifies_and_writes_the_records(mirror: Mirror, tmp_path: Path, c
     for name in RECORDS:
         for ext in (".hea", ".mat"):
             assert _same(folder / f"{name}{ext}", mirror.source / f"{name}{ext}")
-    assert (folder / "LICENSE.txt").is_file() and (folder / "RECORDS").is_file()
+    assert (folder / "LICENSE.txt").is_file() and (folder / "RECORDS").is_file() and (folder / "ALARMS").is_file()
     assert not (folder / "not-wanted.pdf").exists(), "only the training set and the licence are fetched"
     assert not list(folder.glob("*.part"))
     _, _, fs_hz, alarm_type, label = load_record(folder / "v131l")
     assert fs_hz == 250.0 and alarm_type == "ventricular_tachycardia" and label is True
     out = capsys.readouterr().out
-    assert "8 downloaded" in out and "0 failed" in out
+    assert "9 downloaded" in out and "0 failed" in out
 
     # A second run re-verifies what is there and downloads nothing.
     mirror.requests.clear()
@@ -281,7 +285,7 @@ def test_data_list_shows_the_fetched_folder(mirror: Mirror, tmp_path: Path, caps
     info = json.loads(capsys.readouterr().out)
     row = next(r for r in info["folders"] if r["found_via"] == "--data")
     assert row["dataset"] == "challenge2015" and row["records"] == 3 and row["partial"] == 1
-    assert row["verified"].startswith("7/8 ok") and BIG in row["verified"]
+    assert row["verified"].startswith("8/9 ok") and BIG in row["verified"]
     assert info["sample"]["present"] and info["sample"]["records"] >= 8
 
 
@@ -317,3 +321,23 @@ def test_bidmc_fetch_keeps_numerics_and_facts_only(mirror: Mirror, tmp_path: Pat
         "LICENSE", "bidmc_01_Fix.txt", "bidmc_01_Numerics.csv", "bidmc_02_Fix.txt", "bidmc_02_Numerics.csv"]
     assert _same(folder / "bidmc_02_Numerics.csv", src / "bidmc_02_Numerics.csv")
     assert not list(folder.glob("*Signals*"))
+
+
+@pytest.mark.slow
+def test_fresh_machine_fetch_then_demo_uses_the_user_cache(
+    mirror: Mirror, tmp_path: Path, isolated_install: Callable[..., tuple[Path, Path, dict[str, str]]]
+) -> None:
+    """The README path for a hospital engineer: `data fetch` into ~/.cache, then `demo` finds it there."""
+    _, work, env = isolated_install(tmp_path)
+    fetch = subprocess.run([sys.executable, "-m", "alarmfilter", "data", "fetch", "challenge2015",
+                            "--base-url", mirror.url], check=False, cwd=work, env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert fetch.returncode == 0, fetch.stderr
+    cache = Path(env["HOME"]) / ".cache" / "alarmfilter" / "challenge2015"
+    assert _same(cache / BIG, mirror.source / BIG)
+    demo = subprocess.run([sys.executable, "-m", "alarmfilter", "demo", "--seconds", "600", "--beds", "3"],
+                          check=False, cwd=work, env=env, capture_output=True, text=True, timeout=240)
+    assert demo.returncode == 0, demo.stderr
+    data_line = next(ln for ln in demo.stdout.splitlines() if ln.startswith("data: "))
+    assert f"3 challenge records from {cache} (found via user cache)" in data_line
+    assert "no challenge data folder" not in demo.stdout

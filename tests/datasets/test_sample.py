@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +14,9 @@ import pytest
 
 from alarmfilter.datasets import sample
 from alarmfilter.datasets.location import CHALLENGE, find_dataset
+
+#: the `isolated_install` fixture of conftest.py: (tmp_path, with_sample=True) -> (site, cwd, env)
+Install = Callable[..., tuple[Path, Path, dict[str, str]]]
 
 ALARM_TYPES = {"asystole", "extreme_bradycardia", "extreme_tachycardia", "ventricular_tachycardia",
                "ventricular_flutter_fib"}
@@ -70,3 +77,36 @@ def test_build_refuses_a_folder_without_records(tmp_path: Path, capsys: pytest.C
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a challenge record folder" in err[0]
     assert not (tmp_path / sample.SAMPLE_FILE).exists()
+
+
+def _demo(work: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "alarmfilter", "demo", *args], check=False, cwd=work, env=env,
+                          capture_output=True, text=True, timeout=240)
+
+
+@pytest.mark.slow
+def test_demo_on_a_fresh_machine_uses_the_shipped_sample(tmp_path: Path, isolated_install: Install) -> None:
+    site, work, env = isolated_install(tmp_path)
+    where = subprocess.run([sys.executable, "-c", "import alarmfilter; print(alarmfilter.__file__)"],
+                           check=False, cwd=work, env=env, capture_output=True, text=True, timeout=60)
+    assert where.stdout.strip() == str(site / "alarmfilter" / "__init__.py"), "the copy, not the checkout, runs"
+    data_list = subprocess.run([sys.executable, "-m", "alarmfilter", "data", "list", "--json"],
+                               check=False, cwd=work, env=env, capture_output=True, text=True, timeout=60)
+    assert data_list.returncode == 0, data_list.stderr
+    info = json.loads(data_list.stdout)
+    assert info["folders"] == [] and info["used"]["challenge"] is None and info["sample"]["present"]
+
+    run = _demo(work, env, "--seconds", "600", "--beds", "4")
+    assert run.returncode == 0, run.stderr
+    data_line = next(ln for ln in run.stdout.splitlines() if ln.startswith("data: "))
+    assert "challenge records from the shipped sample" in data_line and "fully synthetic" not in data_line
+    assert f"no challenge data folder in {tmp_path}" in run.stdout and "alarmfilter data fetch" in run.stdout
+
+
+@pytest.mark.slow
+def test_demo_with_no_data_at_all_says_it_is_synthetic(tmp_path: Path, isolated_install: Install) -> None:
+    _, work, env = isolated_install(tmp_path, with_sample=False)
+    run = _demo(work, env, "--seconds", "600", "--beds", "4")
+    assert run.returncode == 0, run.stderr
+    data_line = next(ln for ln in run.stdout.splitlines() if ln.startswith("data: "))
+    assert "fully synthetic" in data_line and "shipped sample" not in run.stdout
