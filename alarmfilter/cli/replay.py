@@ -133,7 +133,7 @@ class MeteredWard:
     def feed_raw(self, raw: str | bytes) -> list[Output]:
         outputs = self.ward.feed_raw(raw)
         self._count(outputs)
-        if (b'"feedback"' if isinstance(raw, bytes) else '"feedback"') in raw:
+        if (b'"feedback"' in raw) if isinstance(raw, bytes) else ('"feedback"' in raw):
             event = decode_event(raw)
             if isinstance(event, Feedback):
                 self.metrics.observe_feedback(event)

@@ -334,7 +334,7 @@ class DriverMetrics:
         """Serve /metrics on a daemon thread; returns the bound port (useful with port 0)."""
         from prometheus_client import disable_created_metrics, start_http_server
 
-        disable_created_metrics()  # no `_created` twin per counter: half the series, unused by our queries
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` twin per counter: half the series, unused by our queries
         server, _thread = start_http_server(port, addr, registry=self.registry)
         self._server = server
         return int(server.server_port)

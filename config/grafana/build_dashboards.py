@@ -18,6 +18,11 @@ U = 'unit=~"$unit"'
 HERE = Path(__file__).resolve().parent
 
 
+def _quantile(q: float, histogram: str) -> str:
+    """PromQL for a quantile of one of our histograms over the unit selection."""
+    return f"histogram_quantile({q}, sum by (le) (rate({histogram}_bucket{{{U}}}[$__rate_interval])))"
+
+
 def _target(expr: str, legend: str = "", ref: str = "A", instant: bool = False, table: bool = False) -> dict[str, Any]:
     t: dict[str, Any] = {"refId": ref, "datasource": DS, "expr": expr, "legendFormat": legend or "__auto",
                          "range": not instant, "instant": instant}
@@ -130,8 +135,8 @@ def alarm_burden() -> dict[str, Any]:
              [(f"sum by (priority, decision) (rate(alarmfilter_alarms_total{{{U}}}[$__rate_interval])) * 3600",
                "{{priority}} {{decision}}")])
     b.bars("Suppressed share by alarm type", "Share of each type's alarms held back over the dashboard range.",
-           [(f'sum by (alarm_type) (increase(alarmfilter_alarms_total{{{U}, decision="suppress"}}[$__range]))'
-             f" / sum by (alarm_type) (increase(alarmfilter_alarms_total{{{U}}}[$__range]))", "{{alarm_type}}")],
+           [((f'sum by (alarm_type) (increase(alarmfilter_alarms_total{{{U}, decision="suppress"}}[$__range])) / '
+              f"sum by (alarm_type) (increase(alarmfilter_alarms_total{{{U}}}[$__range]))"), "{{alarm_type}}")],
            unit="percentunit")
     b.table("Alarms by type, priority and decision", "Counts over the dashboard range.",
             [(f"sum by (alarm_type, priority, decision) (increase(alarmfilter_alarms_total{{{U}}}[$__range]))", "")])
@@ -152,12 +157,9 @@ def alarm_burden() -> dict[str, Any]:
             [(f"sum by (decision, audit_sample, actionable) (increase(alarmfilter_feedback_total{{{U}}}[$__range]))",
               "")])
     b.series("Time from alarm to decision", "Wall-clock latency p50/p99 (live streams) and the event-time hold p99.",
-             [(f"histogram_quantile(0.5, sum by (le) (rate(alarmfilter_decision_latency_seconds_bucket{{{U}}}"
-               "[$__rate_interval])))", "latency p50"),
-              (f"histogram_quantile(0.99, sum by (le) (rate(alarmfilter_decision_latency_seconds_bucket{{{U}}}"
-               "[$__rate_interval])))", "latency p99"),
-              (f"histogram_quantile(0.99, sum by (le) (rate(alarmfilter_decision_hold_seconds_bucket{{{U}}}"
-               "[$__rate_interval])))", "hold p99 (event time)")], w=24, unit="s")
+             [(_quantile(0.5, "alarmfilter_decision_latency_seconds"), "latency p50"),
+              (_quantile(0.99, "alarmfilter_decision_latency_seconds"), "latency p99"),
+              (_quantile(0.99, "alarmfilter_decision_hold_seconds"), "hold p99 (event time)")], w=24, unit="s")
     return _dashboard("alarmfilter-alarm-burden", "Alarm burden",
                       "Alarms per bed per day before and after filtering, false-alarm share, what was suppressed "
                       "and why, estimated missed true alarms, time to decision.", ["clinical"], b)
@@ -193,8 +195,8 @@ def filter_health() -> dict[str, Any]:
     b.series("Dead letters per minute by reason", "Invalid messages by class of error.",
              [(f"sum by (reason) (rate(alarmfilter_dead_letters_total{{{U}}}[$__rate_interval])) * 60", "{{reason}}")])
     b.series("Decision latency", "Wall clock from the alarm's event time to its decision (live streams).",
-             [(f"histogram_quantile({q}, sum by (le) (rate(alarmfilter_decision_latency_seconds_bucket{{{U}}}"
-               f"[$__rate_interval])))", f"p{int(q * 100)}") for q in (0.5, 0.95, 0.99)], unit="s")
+             [(_quantile(q, "alarmfilter_decision_latency_seconds"), f"p{int(q * 100)}") for q in (0.5, 0.95, 0.99)],
+             unit="s")
     b.series("Event lag", "Wall clock minus the newest event time processed, per worker.",
              [(f"max by (instance) (alarmfilter_event_lag_seconds{{{U}}})", "{{instance}}")], unit="s")
     b.series("Consumer lag", "Messages behind the end of each input (Kafka topics; events file for replay).",

@@ -18,7 +18,7 @@ from tests.metrics.promserver import REPO, free_port
 
 def _metric(text: str, name: str, **labels: str) -> float:
     total = 0.0
-    for m in re.finditer(rf"^{name}\{{([^}}]*)\}} (\S+)$", text, re.M):
+    for m in re.finditer(rf"^{name}\{{([^}}]*)\}} (\S+)$", text, re.MULTILINE):
         got = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
         if all(got.get(k) == v for k, v in labels.items()):
             total += float(m.group(2))
@@ -67,7 +67,7 @@ def test_bad_metrics_port_is_one_line_error(tmp_path: Path) -> None:
     events = tmp_path / "e.jsonl"
     events.write_text(line(alarm("ICU1-01", T0)) + "\n")
     res = subprocess.run([sys.executable, "-m", "alarmfilter", "replay", str(events), "--out", str(tmp_path / "o"),
-                          "--metrics-port", "70000"], capture_output=True, text=True, timeout=60, cwd=REPO)
+                          "--metrics-port", "70000"], check=False, capture_output=True, text=True, timeout=60, cwd=REPO)
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and "--metrics-port 70000" in res.stderr
 

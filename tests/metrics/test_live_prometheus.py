@@ -26,7 +26,14 @@ from alarmfilter.model.classifier import AlarmModel
 from alarmfilter.model.lifecycle import ModelLifecycle, SnapshotStore
 from alarmfilter.replay import Ward
 from tests.helpers import alarm, feedback, line, vitals, waveform
-from tests.metrics.promserver import MISSING, PROMETHEUS, REPO, PrometheusServer, grafana_to_promql, panels
+from tests.metrics.promserver import (
+    MISSING,
+    PROMETHEUS,
+    REPO,
+    PrometheusServer,
+    grafana_to_promql,
+    panels,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(PROMETHEUS is None, reason=MISSING)]
 
