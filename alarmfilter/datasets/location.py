@@ -92,6 +92,14 @@ def candidates(
     return found
 
 
+def _has_data(d: Path) -> bool:
+    """A dataset folder with at least one data file: an interrupted first fetch (only a checksum
+    list and ``.part`` files) does not count, so the next rule (or the shipped sample) is used."""
+    return d.is_dir() and any(
+        p.name != "SHA256SUMS.txt" and not p.name.endswith(".part") for p in d.iterdir()
+    )
+
+
 def _is_record_folder(d: Path) -> bool:
     """A WFDB record folder: a RECORDS file or at least one header."""
     return d.is_dir() and ((d / "RECORDS").is_file() or any(d.glob("*.hea")))
@@ -110,7 +118,7 @@ def find_first(
     for root, source in candidates(explicit, **where):  # type: ignore[arg-type]
         for name in names:
             d = root / name
-            if d.is_dir() and any(d.iterdir()):
+            if _has_data(d):
                 return DataLocation(root, source, d)
         if source == Source.FLAG.value and _is_record_folder(root):
             return DataLocation(root.parent, source, root)

@@ -77,3 +77,13 @@ def test_user_cache_defaults_to_home(tmp_path: Path) -> None:
 def test_describe_names_the_rule() -> None:
     loc = DataLocation(Path("/x"), Source.ENV.value, Path("/x/challenge2015"))
     assert loc.describe() == "/x/challenge2015 (found via ALARMFILTER_DATA_DIR)"
+
+
+def test_interrupted_first_fetch_does_not_count_as_data(tmp_path: Path) -> None:
+    d = tmp_path / "cache" / "alarmfilter" / CHALLENGE_FETCHED
+    d.mkdir(parents=True)
+    (d / "SHA256SUMS.txt").write_text("ab  a103l.hea\n")
+    (d / "a103l.hea.part").write_text("a103l 3")
+    assert find_first([CHALLENGE_FETCHED], None, **_where(tmp_path)) is None
+    (d / "RECORDS").write_text("a103l\n")
+    assert find_first([CHALLENGE_FETCHED], None, **_where(tmp_path)) is not None
