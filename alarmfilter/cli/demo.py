@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--data", default=None, help="data folder (default: $ALARMFILTER_DATA_DIR, ../shared/data, cache)")
     p.add_argument("--synthetic", action="store_true", help="ignore real data: fully synthetic ward")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--hl7", metavar="mllp://HOST:PORT", default=None,
+                   help="also send every forwarded alert there as HL7 ORU^R40 (IHE PCD ACM) over MLLP")
     add_metrics_options(p)
     p.set_defaults(func=run)
 
@@ -47,13 +49,22 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--beds: at most 1000 for the in-process demo")
     if args.data is not None and not Path(args.data).is_dir():
         raise CliError(f"{args.data}: no such directory")
+    if args.hl7 is not None:
+        from ..delivery.batch import check_url
+
+        try:
+            check_url(args.hl7)
+        except ValueError as exc:
+            raise CliError(f"--hl7: {exc}") from None
     started = time.perf_counter()
     sim = simulate(SimConfig(beds=args.beds, hours=args.seconds / 3600.0, seed=args.seed, data_dir=args.data,
                              use_real_data=not args.synthetic))
     truth = sim.truth
     metrics = start_metrics(args)
     ward = Ward(engine_factory()) if metrics is None else MeteredWard(Ward(engine_factory()), metrics)
-    loop = run_closed_loop(sim.events(), ward, FeedbackModel(truth, FeedbackConfig(seed=args.seed)))  # type: ignore[arg-type]
+    alerts: list[Any] = []  # forwarded alerts, for --hl7
+    loop = run_closed_loop(sim.events(), ward, FeedbackModel(truth, FeedbackConfig(seed=args.seed)),  # type: ignore[arg-type]
+                           on_outputs=(lambda outs: alerts.extend(o for o in outs if o.kind == "alert")) if args.hl7 else None)
     summary = summarise(loop.decisions, {k: t.actionable for k, t in truth.items()})
     bed_days = args.beds * args.seconds / 86_400.0
     total = summary["total"]
@@ -70,10 +81,16 @@ def run(args: argparse.Namespace) -> int:
         if find_challenge(args.data) is None:  # say where we looked and how to get the real records
             summary["data_searched"] = searched(args.data)
     summary["elapsed_seconds"] = round(time.perf_counter() - started, 1)
+    if args.hl7 is not None:
+        from ..delivery.batch import deliver_alerts
+
+        summary["hl7"] = deliver_alerts(alerts, args.hl7)
     if args.json:
         print(json.dumps(summary))
     else:
         print_table(summary)
+        if "hl7" in summary:
+            print("hl7: " + ", ".join(f"{k} {v}" for k, v in summary["hl7"].items()))
     linger(metrics, args.metrics_linger)
     return 0
 

@@ -12,7 +12,7 @@ Message layout (IHE PCD TF-2, PCD-04 Report Alert; ACM supplement rev 1.2-1.3 §
 - OBR: alert identity: OBR-2/OBR-3 = alarm id, OBR-4 = 196616^MDC_EVT_ALARM^MDC, OBR-7 = alarm time.
 - OBX facets, all under sub-id 1.0.0.0.n: 1 alert type (MDC event code, text, OBX-8 =
   priority ~ source kind), 2 source (measured value with MDC code and unit when known, else
-  the source channel), 3 event phase `start`, 4 alarm state `active`, 5 inactivation state
+  the source measure and channel as CWE), 3 event phase `start`, 4 alarm state `active`, 5 inactivation state
   `enabled`; then the filter's own observations (score, reason code, reasons, model version,
   audit flag) under local codes (`99AF`, HL7's local-table convention), which an alarm
   manager that does not know them can ignore by code.
@@ -279,8 +279,10 @@ def build_oru_r40(alert: Alert, attempt: int = 0, site: Site = Site(),
     if measure is not None and value is not None:
         obx.append(("NM", _cwe(measure.code, measure.ref), _fmt_number(float(value)),
                     _cwe(measure.unit_code, measure.unit_ref), ""))
-    else:
-        obx.append(("ST", _cwe(*MDC_ATTR_ALERT_SOURCE), escape(alert.channel or ""), "", ""))
+    else:  # the source as CWE: its MDC measure when we know it, the channel as original text (CWE.9)
+        source = [str(measure.code), measure.ref, "MDC"] if measure else ["", "", ""]
+        value_cwe = "^".join(escape(p) for p in [*source, "", "", "", "", "", alert.channel or ""]).rstrip("^")
+        obx.append(("CWE", _cwe(*MDC_ATTR_ALERT_SOURCE), value_cwe, "", ""))
     obx.append(("ST", _cwe(*MDC_ATTR_EVENT_PHASE), "start", "", ""))
     obx.append(("ST", _cwe(*MDC_ATTR_ALARM_STATE), "active", "", ""))
     obx.append(("ST", _cwe(*MDC_ATTR_ALARM_INACTIVATION_STATE), "enabled", "", ""))

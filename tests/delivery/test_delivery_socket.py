@@ -270,5 +270,5 @@ def test_recent_numerics_become_the_measured_value_stale_ones_do_not(tmp_path):
         await finish(stop, task, rx)
         facet2 = {str(m["OBR.3"]): m.segments("OBX")[1] for m in rx.received}
         assert str(facet2["v1"](3)(1)(2)) == "MDC_ECG_HEART_RATE" and str(facet2["v1"](5)) == "31"
-        assert str(facet2["v2"](3)(1)(2)) == "MDC_ATTR_ALERT_SOURCE" and str(facet2["v2"](5)) == "II"
+        assert str(facet2["v2"](3)(1)(2)) == "MDC_ATTR_ALERT_SOURCE" and str(facet2["v2"](5)(1)(9)) == "II"
     asyncio.run(main())

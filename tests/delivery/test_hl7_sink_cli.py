@@ -77,3 +77,28 @@ def test_sink_user_errors_are_one_line_exit_2():
     busy = subprocess.run([sys.executable, "-m", "alarmfilter", "hl7-sink", "--port", "70000"],
                           capture_output=True, text=True, timeout=20, check=False)
     assert busy.returncode == 2 and busy.stderr.count("\n") == 1 and "Traceback" not in busy.stderr
+
+
+@pytest.mark.slow
+def test_demo_sends_every_forwarded_alert_to_the_sink():
+    proc, port = start_sink()
+    try:
+        demo = subprocess.run([sys.executable, "-m", "alarmfilter", "demo", "--synthetic", "--beds", "3",
+                               "--seconds", "600", "--json", "--hl7", f"mllp://127.0.0.1:{port}"],
+                              capture_output=True, text=True, timeout=60, check=False)
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    assert demo.returncode == 0, demo.stderr
+    hl7 = json.loads(demo.stdout)["hl7"]
+    received = [json.loads(x) for x in out.splitlines()]
+    assert hl7["alerts"] >= 1 and hl7["accepted"] == hl7["alerts"] == len(received) and hl7["pending"] == 0
+    assert len({x["alarm_id"] for x in received}) == len(received)
+
+
+def test_demo_rejects_a_bad_hl7_url_in_one_line(capsys):
+    from alarmfilter.cli import main
+
+    assert main(["demo", "--hl7", "http://127.0.0.1:1", "--beds", "1", "--seconds", "10"]) == 2
+    err = capsys.readouterr().err
+    assert "mllp://HOST:PORT" in err and err.count("\n") == 1

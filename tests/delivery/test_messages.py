@@ -43,7 +43,8 @@ def test_oru_r40_is_well_formed_and_parses_back():
     assert str(obx[0](3)(1)(1)) == "199684" and str(obx[0](3)(1)(2)) == "MDC_EVT_ECG_ASYSTOLE"
     assert str(obx[0](8)) == "PH~SP"
     values = {str(o(3)(1)(1)): msg.unescape(str(o(5))) for o in obx}
-    assert values["68480"] == "II"  # source channel (no measured value given)
+    source = obx[1](5)(1)  # no measured value given: source measure + channel (CWE.9)
+    assert str(obx[1](2)) == "CWE" and str(source(2)) == "MDC_ECG_HEART_RATE" and str(source(9)) == "II"
     assert values["68481"] == "start" and values["68482"] == "active"
     assert values["AF_SCORE"] == "0.91"
     assert values["AF_REASON_CODE"] == "evidence_supports"
