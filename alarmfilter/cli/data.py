@@ -106,7 +106,7 @@ class _RichObserver(FetchObserver):
 
 def run_fetch(args: argparse.Namespace) -> int:
     from ..datasets.fetch import DATASETS, FetchError, base_url_from_env, fetch_dataset
-    from ..datasets.location import find_first, user_cache_dir
+    from ..datasets.location import CHALLENGE_FOLDERS, find_first, user_cache_dir
 
     if args.retries < 0:
         raise CliError("--retries must be 0 or more")
@@ -138,7 +138,7 @@ def run_fetch(args: argparse.Namespace) -> int:
             print(reason, file=sys.stderr)
         n_total = len(report.failed) + len(report.downloaded) + len(report.present)
         raise CliError(f"{len(report.failed)} of {n_total} files failed (listed above); run again to retry them")
-    loc = find_first([spec.folder])
+    loc = find_first(CHALLENGE_FOLDERS if spec.folder in CHALLENGE_FOLDERS else [spec.folder])
     if loc is not None and loc.dataset() != report.dest:
         print(f"note: other commands will use {loc.describe()} before this copy; pass --data {dest} to use it")
     return 0

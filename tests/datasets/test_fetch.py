@@ -26,7 +26,7 @@ import pytest
 
 from alarmfilter.cli import main
 from alarmfilter.datasets.fetch import CHECKSUM_FILE, DATASETS, FetchObserver, fetch_dataset
-from alarmfilter.datasets.location import CHALLENGE, find_dataset
+from alarmfilter.datasets.location import CHALLENGE, find_challenge, find_dataset
 
 RECORDS = ("a103l", "b216s", "v131l")  # a long (82,500 samples) and short records, 3 and 4 channels
 BIG = "v131l.mat"
@@ -162,6 +162,8 @@ def test_fetch_verifies_and_writes_the_records(mirror: Mirror, tmp_path: Path, c
     assert fs_hz == 250.0 and alarm_type == "ventricular_tachycardia" and label is True
     out = capsys.readouterr().out
     assert "9 downloaded" in out and "0 failed" in out
+    used = find_challenge()  # ../shared/data (or $ALARMFILTER_DATA_DIR) comes before --dest: the user is told
+    assert used is not None and f"other commands will use {used.describe()} before this copy" in out
 
     # A second run re-verifies what is there and downloads nothing.
     mirror.requests.clear()
