@@ -187,6 +187,7 @@ def run_feedback_experiment(seed: int = 0, n_alarms: int = 1200, n_beds: int = 8
     stats: Counter[str] = Counter()
     for eng in beds.values():
         stats.update(eng.stats)
+    stats.update({f"model_{k}": v for k, v in lifecycle.stats.items()})
     return ExperimentResult(quarters, estimate_from_stats(stats), missed, stats["audit_samples"],
                             lifecycle.version, lifecycle.fallback_reason, stats)
 

@@ -5,8 +5,10 @@ alarms.  The engine forwards a random ``audit_fraction`` of the alarms it would 
 (non-lethal ones; lethal types are never audit-sampled), flagged ``audit_sample``.  Each is a
 draw from the would-be-suppressed population with known probability (its propensity), so the
 share of them clinicians call actionable estimates the share of true alarms among everything
-suppressed: an inverse-propensity weighted (Hajek) mean, with a Wilson score interval on the
-Kish effective sample size.  Multiplied by the number suppressed it is the missed-true count the
+suppressed: an inverse-propensity weighted (Hajek) mean, with an exact (Clopper-Pearson)
+interval on the Kish effective sample size.  Exact rather than Wilson because the audit sees few
+true alarms (often none or one), where approximate intervals cover less than they claim, and
+this number is the one that says whether the filter is hiding true alarms.  Multiplied by the number suppressed it is the missed-true count the
 dashboard shows.
 
 References
@@ -14,6 +16,8 @@ References
 Horvitz D.G., Thompson D.J. A generalization of sampling without replacement from a finite
 universe. J. Am. Stat. Assoc. 1952;47:663-685.
 Hajek J. Comment on "An essay on the logical foundations of survey sampling". 1971.
+Clopper C.J., Pearson E.S. The use of confidence or fiducial limits illustrated in the case of
+the binomial. Biometrika 1934;26:404-413.
 Wilson E.B. Probable inference, the law of succession, and statistical inference.
 J. Am. Stat. Assoc. 1927;22:209-212.
 Kish L. Survey Sampling. Wiley, 1965.
@@ -26,12 +30,30 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from statistics import NormalDist
 
+from scipy.stats import beta
+
 #: engine stats keys the estimate reads (written by `BedEngine`, summed over beds by drivers)
 STAT_POPULATION = "audit_population"  # non-lethal alarms the policy would have suppressed
 STAT_SAMPLES = "audit_samples"  # of those, forwarded as audit samples
 STAT_AUDIT_TRUE = "audit_labelled_true"
 STAT_AUDIT_FALSE = "audit_labelled_false"
 STAT_FORWARDED_TRUE = "forwarded_labelled_true"  # forwarded on evidence (not audit), labelled true
+
+
+def exact_interval(p_hat: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
+    """Clopper-Pearson interval for a proportion (``n`` may be an effective, non-integer count).
+
+    >>> [round(v, 3) for v in exact_interval(0.0, 20)]
+    [0.0, 0.168]
+    >>> [round(v, 4) for v in exact_interval(1 / 29, 29)]
+    [0.0009, 0.1776]
+    """
+    if n <= 0:
+        return 0.0, 1.0
+    k, alpha = p_hat * n, 1.0 - confidence
+    lo = 0.0 if k <= 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
+    hi = 1.0 if k >= n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return lo, hi
 
 
 def wilson_interval(p_hat: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
@@ -120,7 +142,7 @@ class AuditLedger:
             n_eff = self.sum_w ** 2 / self.sum_w2
         else:
             p_hat, n_eff = 0.0, 0.0
-        lo, hi = wilson_interval(p_hat, n_eff, confidence)
+        lo, hi = exact_interval(p_hat, n_eff, confidence)
         return _estimate(suppressed, n_eff, p_hat, lo, hi, forwarded_true, confidence)
 
 
@@ -149,12 +171,12 @@ def estimate_from_stats(stats: Mapping[str, float], confidence: float = 0.95) ->
     >>> est = estimate_from_stats({"audit_population": 400, "audit_samples": 20,
     ...     "audit_labelled_true": 2, "audit_labelled_false": 18, "forwarded_labelled_true": 100})
     >>> round(est.missed_true), [round(v) for v in (est.missed_true_low, est.missed_true_high)]
-    (38, [11, 114])
+    (38, [5, 120])
     """
     k_true = float(stats.get(STAT_AUDIT_TRUE, 0))
     n = k_true + float(stats.get(STAT_AUDIT_FALSE, 0))
     suppressed = max(0, int(stats.get(STAT_POPULATION, 0)) - int(stats.get(STAT_SAMPLES, 0)))
     p_hat = k_true / n if n else 0.0
-    lo, hi = wilson_interval(p_hat, n, confidence)
+    lo, hi = exact_interval(p_hat, n, confidence)
     fwd = float(stats.get(STAT_FORWARDED_TRUE, 0)) + k_true
     return _estimate(suppressed, n, p_hat, lo, hi, fwd, confidence)
