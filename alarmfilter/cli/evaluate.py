@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     from ..engine.config import HOLD_CEILING_SECONDS
-    from ..evaluate.session import FILTER, Options, evaluate
+    from ..evaluate.session import FILTER, EvaluationError, Options, evaluate
     from .engines import shipped_model
 
     data_dir = Path(readable_dir(args.dir))
@@ -59,10 +59,11 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--cv needs the model package's prior to refit; it is unavailable")
     opts = Options(data_dir, args.mode, args.cv, args.seed, args.hold, args.jobs, args.truncate_at_alarm,
                    args.monitor_delay)
-    with _progress(enabled=sys.stderr.isatty()) as hook:
-        result = evaluate(opts, model, problem, hook)
-    if args.cv and sum(o.label is not None for o in result.outcomes[FILTER]) < args.cv:
-        raise CliError(f"--cv {args.cv}: fewer labelled records than folds")
+    try:
+        with _progress(enabled=sys.stderr.isatty()) as hook:
+            result = evaluate(opts, model, problem, hook)
+    except EvaluationError as exc:
+        raise CliError(str(exc)) from None
     summary = result.summary()
     if args.decisions_out:
         _write_decisions(Path(args.decisions_out), result.outcomes[FILTER])

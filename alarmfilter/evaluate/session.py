@@ -31,6 +31,10 @@ FORWARD_ALL = "forward_all"
 MONITOR_DELAY = "monitor_delay"
 
 
+class EvaluationError(ValueError):
+    """The run cannot give a meaningful answer (e.g. cross-validation without enough labels)."""
+
+
 @dataclass(frozen=True)
 class Options:
     data_dir: Path
@@ -132,6 +136,9 @@ def _cross_validate(opts: Options, paths: list[Path], scored: list[Outcome],
     k = opts.cv
     rows = [{"record": o.record, "type": o.alarm_type, "label": bool(o.label), "features": o.features}
             for o in scored]
+    usable = sum(o.label is not None and bool(o.features) for o in scored)
+    if usable < 2 * k:
+        raise EvaluationError(f"--cv {k} needs at least {2 * k} labelled, readable records; found {usable}")
     folds = stratified_folds(rows, k, opts.seed)
     fold_of = {o.record: int(f) for o, f in zip(scored, folds)}
     frozen: dict[str, Outcome] = {}

@@ -69,6 +69,7 @@ def test_text_table(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (["evaluate", "{folder}", "--hold", "11"], "--hold"),
     (["evaluate", "{folder}", "--cv", "1"], "--cv"),
     (["evaluate", "{tmp}"], "not a WFDB record folder"),
+    (["evaluate", "{folder}", "--cv", "2"], "labelled, readable records"),
 ])
 def test_user_errors_are_one_line(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                   argv: list[str], needle: str) -> None:
