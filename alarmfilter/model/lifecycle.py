@@ -45,7 +45,8 @@ class SnapshotError(ValueError):
 class LearningModel(Protocol):
     """What the lifecycle needs of a model (``AlarmModel`` and ``WardModel`` both fit)."""
 
-    thresholds: dict[str, float]
+    @property
+    def thresholds(self) -> dict[str, float]: ...
 
     def predict_proba_one(self, x: Mapping[str, Any], alarm_type: str) -> dict[bool, float]: ...
 

@@ -7,7 +7,13 @@ import json
 import pytest
 
 from alarmfilter.model import load_prior
-from alarmfilter.model.lifecycle import ModelLifecycle, SensitivityGuard, SnapshotError, SnapshotStore, seal
+from alarmfilter.model.lifecycle import (
+    ModelLifecycle,
+    SensitivityGuard,
+    SnapshotError,
+    SnapshotStore,
+    seal,
+)
 from alarmfilter.model.numerics_model import WardModel
 
 KEY = b"test-key-0123456789abcdef"
