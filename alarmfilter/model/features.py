@@ -31,7 +31,7 @@ MODEL_SPEC: dict[str, tuple[tuple[str, float, float], ...]] = {
     # no usual beat left on any lead, no pulse, ECG power moved to the 1-7 Hz band
     "ventricular_flutter_fib": (
         ("vt_normal_gap_min_s", 0.0, 10.0),
-        ("asy_pulse_gap_min_s", 0.0, 6.0),
+        ("pulse_gap_any_min_s", 0.0, 6.0),
         ("vf_lowband_max", 0.0, 1.0),
     ),
 }

@@ -108,3 +108,25 @@ def agreement(ch: Channel, others: list[Channel]) -> float:
             lag = 0
         best = max(best, match_fraction(ch.beats, o.beats, tol=tol, lag=lag))
     return best
+
+
+
+def context_rate_agreement(pulse: Channel, ecg: list[Channel]) -> float:
+    """Relative difference between pulse rate and ECG rate before the alarm window (best lead).
+
+    A pulse channel whose rate matched the ECG's before the alarm is a
+    trustworthy witness of circulation during it; one that did not (probe off,
+    artifact, double-counted pulses) is not.  Rates, not beat-by-beat matching,
+    because pulse transit time varies by patient and site.  0.0 when there is
+    no ECG rate to compare with (nothing contradicts the pulse).
+    """
+    pb = pulse.context_beats
+    if pb.size < 4:
+        return 1.0
+    rr_p = float(np.median(np.diff(pb)))
+    diffs = [
+        abs(float(np.median(np.diff(e.context_beats))) - rr_p) / rr_p
+        for e in ecg
+        if e.context_beats.size >= 4
+    ]
+    return min(diffs) if diffs else 0.0

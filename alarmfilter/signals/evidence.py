@@ -31,7 +31,12 @@ import numpy as np
 import numpy.typing as npt
 
 from alarmfilter.signals.beats import hr_over_beats, max_gap_seconds, regularity
-from alarmfilter.signals.channels import Channel, agreement, analyse_channels
+from alarmfilter.signals.channels import (
+    Channel,
+    agreement,
+    analyse_channels,
+    context_rate_agreement,
+)
 from alarmfilter.signals.rhythm import (
     consecutive_correlation,
     longest_run,
@@ -48,6 +53,8 @@ FloatArray = npt.NDArray[np.float64]
 EVIDENCE_WINDOW_SECONDS = 60.0
 #: the part just before the alarm in which the alarmed event must lie
 ANALYSIS_SECONDS = 16.0
+#: the ventricular run must lie in this last part of the window (alarm onset <= 10 s earlier)
+VT_TAIL_SECONDS = 10.0
 #: value of a feature that could not be measured (no usable channel)
 NOT_AVAILABLE = -999.0
 
@@ -100,14 +107,17 @@ def _asystole(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], end:
         return
     start, fs = chs[0].start, chs[0].fs_hz
     gaps = {c.name: max_gap_seconds(c.peaks, start, end, fs) for c in ecg + pulse}
+    trusted = [c for c in pulse if context_rate_agreement(c, ecg) <= 0.15]
     e = [gaps[c.name] for c in ecg]
-    p = [gaps[c.name] for c in pulse]
+    p = [gaps[c.name] for c in trusted]
+    f["asy_pulse_trusted_n"] = float(len(trusted))
+    f["pulse_gap_any_min_s"] = _na(min((gaps[c.name] for c in pulse), default=None))
     f["asy_ecg_gap_min_s"] = _na(min(e, default=None))
     f["asy_ecg_gap_max_s"] = _na(max(e, default=None))
     f["asy_pulse_gap_min_s"] = _na(min(p, default=None))
     f["asy_gap_min_s"] = _na(min(e + p, default=None))
     if p:
-        best = min(pulse, key=lambda c: gaps[c.name])
+        best = min(trusted, key=lambda c: gaps[c.name])
         n = best.beats.size
         t["asy_pulse_gap_min_s"] = (
             f"{best.name} shows {n} pulses in the last {ANALYSIS_SECONDS:.0f} s, longest pause {gaps[best.name]:.1f} s"
@@ -182,7 +192,7 @@ def _vt_lead(c: Channel) -> tuple[int, int, float, float, tuple[float, int, int]
     _, _, lb = spectral_organisation(c.x[-int(5 * c.fs_hz):], c.fs_hz)
     xf = morphology_filter(c.x, c.fs_hz)
     if b.size < 3:
-        t0 = max(c.start, c.x.size - int(10 * c.fs_hz))
+        t0 = max(c.start, c.x.size - int(VT_TAIL_SECONDS * c.fs_hz))
         return 0, 0, 1.0, lb, ((c.x.size - t0) / c.fs_hz, t0, c.x.size)
     w = qrs_widths_ms(xf, b, c.fs_hz, prefiltered=True)
     ref = c.context_beats
@@ -196,7 +206,7 @@ def _vt_lead(c: Channel) -> tuple[int, int, float, float, tuple[float, int, int]
     cc = np.nan_to_num(consecutive_correlation(xf, b, c.fs_hz, prefiltered=True), nan=0.0)
     link = abnormal[1:] & abnormal[:-1] & fast_link & (cc[1:] > 0.6)
     chain = longest_run(link) + 1 if link.any() else 0
-    gap = _normal_beat_gap(c, w, corr, base_w, 10.0)
+    gap = _normal_beat_gap(c, w, corr, base_w, VT_TAIL_SECONDS)
     return run, chain, float(np.max(w) / max(base_w, 1.0)), lb, gap
 
 
@@ -230,7 +240,8 @@ def _vt(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], f: dict[st
         best = min(per, key=lambda k: per[k][4][0])
         gap_s, g0, g1 = per[best][4]
         t["vt_normal_gap_min_s"] = (
-            f"lead {best}: longest stretch without the patient's usual beat in the last 10 s is {gap_s:.1f} s"
+            f"lead {best}: longest stretch without the patient's usual beat in the last "
+            f"{VT_TAIL_SECONDS:.0f} s is {gap_s:.1f} s"
         )
         _pulse_during(pulse, g0, g1, "vt", f, t)
         sq = [_stretch_quality(c, g0, g1) for c in ecg]
