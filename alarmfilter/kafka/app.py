@@ -39,7 +39,8 @@ class KafkaWorker:
         self._stream: Any = None
         self._inflight: list[asyncio.Future[Any]] = []
         self._ready: set[int] = set()
-        self._paused = True
+        self._assigned = asyncio.Event()  # clear from a revoke until the new assignment is ready
+        self._generation = 0  # bumped on every revoke
         self._lock = asyncio.Lock()
         self.app.agent(self.inputs, name="alarmfilter-beds")(self._agent)
         self.app.timer(settings.tick_interval_seconds)(self._on_timer)
@@ -52,12 +53,17 @@ class KafkaWorker:
         self._stream = stream = stream.noack()
         async for event in stream.events():
             msg = event.message
+            generation = self._generation
+            if not self._assigned.is_set():
+                await self._assigned.wait()
+            if generation != self._generation:
+                continue  # fetched before a rebalance: faust seeks back to the committed offset and replays it
             if msg.partition not in self._ready:
                 await self._recover({msg.partition})
             self._send(self.core.receive(msg.topic, msg.partition, msg.offset, event.value, event, time.time()))
 
     async def _on_timer(self) -> None:
-        if self._paused:
+        if not self._assigned.is_set():
             return
         now = time.time()
         self._send(self.core.tick(now))
@@ -69,7 +75,15 @@ class KafkaWorker:
                 self.metrics.observe_lag(now - newest)
 
     async def _on_revoked(self, sender: Any, revoked: Any, **kwargs: Any) -> None:
-        self._paused = True
+        """Stop deciding, and make sure every decision sent so far is on the broker before the
+        partitions move: the next owner reads them back and must not decide those alarms again."""
+        self._assigned.clear()
+        self._generation += 1
+        pending, self._inflight = self._inflight, []
+        if pending:
+            done, not_done = await asyncio.wait(pending, timeout=self.settings.rebalance_timeout_seconds / 2)
+            if not_done:
+                log.warning("%d outputs still unconfirmed when partitions were revoked", len(not_done))
 
     async def _on_assigned(self, sender: Any, assigned: Iterable[Any], **kwargs: Any) -> None:
         inputs = set(self.settings.topics.inputs)
@@ -79,7 +93,7 @@ class KafkaWorker:
         new = self.core.on_assignment(partitions)
         await self._recover(new)
         self._ready = partitions
-        self._paused = False
+        self._assigned.set()
         log.info("assigned partitions %s (%d re-read)", sorted(partitions), len(new))
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -91,10 +105,12 @@ class KafkaWorker:
             if not partitions:
                 return
             found = await read_decisions(self.settings, partitions, self.settings.recovery_lookback_seconds)
+            total = 0
             for p, decisions in found.items():
-                n = self.core.remember_decisions(p, decisions)
-                self.core.stats["recovered_decisions"] += n
+                total += self.core.remember_decisions(p, decisions)
+            self.core.stats["recovered_decisions"] += total
             self._ready |= partitions
+            log.info("re-read %d decisions of partitions %s", total, sorted(partitions))
 
     def _send(self, outgoing: list[Outgoing]) -> None:
         """Queue outputs in the producer buffer (no await: acks cannot overtake these sends)."""

@@ -52,6 +52,7 @@ class WorkerCore:
         self.stats: Counter[str] = Counter()  # read by the driver for metrics
         self._orderers: dict[str, BedOrderer[_Held]] = {}
         self._ledgers: dict[tuple[str, int], OffsetLedger[Any]] = {}
+        self._high_offsets: dict[tuple[str, int], int] = {}
         self._waiting: dict[str, list[LedgerEntry[Any]]] = {}  # alarm id -> messages awaiting its decision
         self._decided: dict[int, OrderedDict[str, str]] = {}  # partition -> alarm id -> decision
         self._bed_partition: dict[str, int] = {}
@@ -62,6 +63,11 @@ class WorkerCore:
 
     def receive(self, topic: str, partition: int, offset: int, raw: bytes | str, token: Any, wall_now: float) -> list[Outgoing]:
         """One consumed message; returns what to send now. `token` comes back from `take_acks`."""
+        high = self._high_offsets.get((topic, partition), -1)
+        if offset <= high:
+            self.stats["redelivered_skipped"] += 1  # already taken since the last assignment
+            return []
+        self._high_offsets[(topic, partition)] = offset
         entry = self._ledger(topic, partition).add(offset, token)
         event = decode_event(raw)
         if isinstance(event, DecodeError):
@@ -112,6 +118,7 @@ class WorkerCore:
         self.beds.clear()
         self._orderers.clear()
         self._ledgers.clear()
+        self._high_offsets.clear()
         self._waiting.clear()
         self._bed_partition.clear()
         self._last_seen.clear()

@@ -1,0 +1,178 @@
+"""The Kafka worker against a real Kafka-protocol broker (Tansu, or ALARMFILTER_TEST_KAFKA).
+
+Workers run as `alarmfilter worker` subprocesses; outputs are read back with a plain aiokafka
+consumer. Every test checks decisions per alarm id: none lost, none contradictory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from alarmfilter.cli.engines import engine_factory
+from alarmfilter.events import encode
+from alarmfilter.kafka.producer import produce_events
+from alarmfilter.replay import Ward
+from alarmfilter.settings import Settings
+
+from .conftest import EXTERNAL_ENV, Tansu, WorkerProc, read_outputs, run
+from .streams import alarm_ids, ward_stream
+
+pytestmark = pytest.mark.slow
+
+
+def decided(out: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
+    by_alarm: dict[str, list[str]] = {}
+    for d in out["decision"]:
+        by_alarm.setdefault(d["alarm_id"], []).append(d["decision"])
+    return by_alarm
+
+
+def test_end_to_end_decisions_match_the_in_process_driver(settings: Settings, workers: Any) -> None:
+    w = workers("w1")
+    w.wait_assigned()
+    events = ward_stream(beds=4, seconds=30, tag="e2e")
+    invalid = [("alarm", "ICU1-01", "{not json"), ("waveform", "ICU1-02", '{"schema_version": 1, "kind": "waveform"}')]
+    run(produce_events(settings, [*events, *invalid]))
+    ids = alarm_ids(events)
+    out = run(read_outputs(settings, lambda o: ids <= set(decided(o)) and len(o["deadletter"]) >= 2, 30))
+
+    by_alarm = decided(out)
+    assert set(by_alarm) == ids
+    assert all(len(v) == 1 for v in by_alarm.values()), "an alarm was decided twice"
+    # the same engine in-process, fed in event-time order, decides every alarm the same way
+    ward = Ward(engine_factory(settings.engine_config(), quiet=True))
+    expected = {}
+    for e in sorted(events, key=lambda e: e.ts):
+        for o in ward.feed(e):
+            if o.kind == "decision":
+                expected[o.alarm_id] = o.decision
+    assert {a: v[0] for a, v in by_alarm.items()} == expected
+    forwarded = {a for a, v in by_alarm.items() if v[0] == "forward"}
+    technical = {d["alarm_id"] for d in out["decision"] if d["reason_code"] == "technical_alarm"}
+    assert {a["alarm_id"] for a in out["alert"]} == forwarded - technical
+    assert {t["alarm_id"] for t in out["technical"]} == technical
+    assert sorted(d["error"].split(":")[0] for d in out["deadletter"]) == ["invalid event", "malformed JSON"]
+    # outputs are keyed by bed, on the partition of the bed's inputs
+    for d in out["decision"]:
+        assert d["_key"] == d["bed"]
+    parts = {}
+    for d in out["decision"]:
+        assert parts.setdefault(d["bed"], d["_partition"]) == d["_partition"]
+
+
+def test_two_workers_share_the_partitions(settings: Settings, workers: Any) -> None:
+    w1, w2 = workers("w1"), workers("w2")
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:  # both joined and the group settled on a split
+        a1, a2 = w1.assignments(), w2.assignments()
+        if a1 and a2 and a1[-1] and a2[-1] and not set(a1[-1]) & set(a2[-1]) and \
+                set(a1[-1]) | set(a2[-1]) == set(range(settings.partitions)):
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"no split of partitions: {w1.assignments()} / {w2.assignments()}")
+    events = ward_stream(beds=8, seconds=25, tag="two")
+    run(produce_events(settings, events))
+    ids = alarm_ids(events)
+    out = run(read_outputs(settings, lambda o: ids <= set(decided(o)), 40))
+    by_alarm = decided(out)
+    assert set(by_alarm) == ids
+    assert all(len(v) == 1 for v in by_alarm.values())
+    # each partition, hence each bed, was handled by exactly one worker
+    assert w1.alive and w2.alive
+    beds_by_partition: dict[int, set[str]] = {}
+    for d in out["decision"]:
+        beds_by_partition.setdefault(d["_partition"], set()).add(d["bed"])
+    assert len(beds_by_partition) >= 2, "all beds hashed to one partition: the split is not exercised"
+
+
+def test_kill_9_mid_stream_and_restart_loses_and_contradicts_nothing(settings: Settings, workers: Any) -> None:
+    w1, w2 = workers("w1"), workers("w2")
+    w1.wait_assigned()
+    w2.wait_assigned()
+    events = ward_stream(beds=8, seconds=40, alarm_every_seconds=2.0, tag="k9")
+
+    async def scenario() -> None:
+        producing = asyncio.create_task(produce_events(settings, events, speed=4.0))  # ~10 s of traffic
+        await asyncio.sleep(3.0)
+        w1.kill9()  # mid-stream: its uncommitted messages must be replayed by w2
+        deadline = time.monotonic() + 20
+        while set(range(settings.partitions)) not in [set(a) for a in w2.assignments()]:
+            assert time.monotonic() < deadline, f"w2 never took over: {w2.assignments()}"
+            await asyncio.sleep(0.2)
+        w1.start()  # and back: partitions move again
+        await producing
+
+    run(scenario())
+    ids = alarm_ids(events)
+    out = run(read_outputs(settings, lambda o: ids <= set(decided(o)), 60))
+    by_alarm = decided(out)
+    missing = ids - set(by_alarm)
+    assert not missing, f"{len(missing)} alarms without a decision"
+    contradictory = {a: v for a, v in by_alarm.items() if len(set(v)) > 1}
+    assert not contradictory
+    assert w2.alive and w1.alive
+    # the hard path ran: w2 took over w1's partitions and found decisions w1 had already made
+    assert set(range(settings.partitions)) in [set(a) for a in w2.assignments()]
+    reread = [int(line.split("re-read ")[1].split()[0]) for line in w2.text().splitlines() if "re-read " in line]
+    assert max(reread) > 0, reread
+    print(f"alarms {len(ids)}, decisions {len(out['decision'])}, "
+          f"repeated {sum(len(v) - 1 for v in by_alarm.values())}, "
+          f"reasons {Counter(d['reason_code'] for d in out['decision']).most_common()}")
+
+
+def test_burst_of_invalid_messages_all_dead_lettered_worker_alive(settings: Settings, workers: Any) -> None:
+    w = workers("w1")
+    w.wait_assigned()
+    good = ward_stream(beds=2, seconds=12, tag="ok")
+    bad: list[tuple[str, str, str]] = []
+    samples = ['{"schema_version": 2, "kind": "alarm"}', "[1, 2, 3]", "\u0000\u0001garbage", '{"kind": "vitals"}',
+               json.dumps({"schema_version": 1, "kind": "vitals", "bed": "ICU1-01", "ts": "NaN", "values": {}}),
+               json.dumps({"schema_version": 1, "kind": "alarm", "bed": "ICU1-01", "ts": 1764150000.0,
+                           "alarm_id": "x", "type": "asystole", "priority": "urgent"}), "", "x" * 5000]
+    topics = ["vitals", "waveform", "alarm", "feedback"]
+    for i in range(400):
+        bad.append((topics[i % 4], f"ICU1-0{i % 3 + 1}", samples[i % len(samples)]))
+    run(produce_events(settings, [*bad[:200], *good, *bad[200:]]))
+    ids = alarm_ids(good)
+    out = run(read_outputs(settings, lambda o: len(o["deadletter"]) >= 400 and ids <= set(decided(o)), 40))
+    assert len(out["deadletter"]) == 400
+    assert all(d["error"] for d in out["deadletter"])
+    assert all(len(d["raw"]) < 4200 for d in out["deadletter"])
+    assert set(decided(out)) == ids
+    assert w.alive
+
+
+def test_worker_survives_a_broker_restart(settings: Settings, tmp_path: Any, monkeypatch: Any) -> None:
+    """Tansu keeps everything in memory: after a restart topics and offsets are gone, and the worker
+    must reconnect, rejoin and decide the new traffic (the ops runbook case "broker bounced")."""
+    import os
+
+    if os.environ.get(EXTERNAL_ENV):
+        pytest.skip("restarts its own Tansu broker; not run against an external Kafka")
+    broker = Tansu(tmp_path)
+    broker.start()
+    s = settings.model_copy(update={"broker": broker.url})
+    w = WorkerProc(s, tmp_path, "w1").start()
+    try:
+        w.wait_assigned()
+        first = ward_stream(beds=2, seconds=12, tag="before")
+        run(produce_events(s, first))
+        out = run(read_outputs(s, lambda o: alarm_ids(first) <= set(decided(o)), 30))
+        assert alarm_ids(first) <= set(decided(out))
+        broker.restart(down_seconds=2.0)
+        second = ward_stream(beds=2, seconds=12, tag="after")
+        run(produce_events(s, second))
+        out = run(read_outputs(s, lambda o: alarm_ids(second) <= set(decided(o)), 60))
+        assert alarm_ids(second) <= set(decided(out)), f"worker log:\n{w.text()[-3000:]}"
+        assert all(len(set(v)) == 1 for v in decided(out).values())
+        assert w.alive
+    finally:
+        w.stop()
+        broker.stop()
