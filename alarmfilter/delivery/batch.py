@@ -18,11 +18,8 @@ from typing import Any
 
 from ..events.outputs import Alert
 from .config import DeliveryConfig, Destination
-from .escalation import EscalationPolicy
 from .mllp import parse_mllp_url
 from .service import AlertDelivery, DeliveryRecord
-
-NO_ESCALATION = EscalationPolicy(timeout_seconds={}, default_timeout_seconds=1e12)
 
 
 def check_url(url: str) -> str:
@@ -34,7 +31,7 @@ def check_url(url: str) -> str:
 def deliver_alerts(alerts: Iterable[Alert], url: str, timeout_seconds: float = 60.0,
                    queue_dir: str | Path | None = None) -> dict[str, Any]:
     """Deliver every alert to `url`; returns counts per outcome, rate, and what is still pending."""
-    config = DeliveryConfig(destinations=[Destination(name="hl7", url=check_url(url))], escalation=NO_ESCALATION)
+    config = DeliveryConfig(destinations=[Destination(name="hl7", url=check_url(url))])
     own_dir = queue_dir is None
     qdir = Path(tempfile.mkdtemp(prefix="alarmfilter-hl7-")) if own_dir else Path(queue_dir)  # type: ignore[arg-type]
     outcomes: Counter[str] = Counter()
@@ -43,7 +40,7 @@ def deliver_alerts(alerts: Iterable[Alert], url: str, timeout_seconds: float = 6
         outcomes[str(r.outcome)] += 1
 
     async def main() -> tuple[int, float]:
-        delivery = AlertDelivery(config, qdir, audit)
+        delivery = AlertDelivery(config, qdir, audit, escalate=False)
         stop = asyncio.Event()
         task = asyncio.create_task(delivery.run(stop))
         n = 0

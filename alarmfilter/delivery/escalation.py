@@ -90,6 +90,34 @@ class Escalator:
         self._remember(alarm_id)
         return self._pending.pop(alarm_id, None) is not None
 
+    def state(self) -> dict[str, Any]:
+        """JSON-able state (pending alerts, event time), so escalation survives a restart.
+
+        >>> esc = Escalator(EscalationPolicy(), n_destinations=2)
+        >>> esc.start({"alarm_id": "a1", "priority": "high"}, start_ts=100.0)
+        >>> again = Escalator.from_state(EscalationPolicy(), 2, esc.state())
+        >>> again.deadline("a1"), again.now_ts
+        (130.0, 100.0)
+        """
+        return {"now_ts": self.now_ts if self.now_ts != float("-inf") else None,
+                "pending": [{"alert": p.alert, "priority": p.priority, "attempt": p.attempt,
+                             "destination": p.destination, "deadline_ts": p.deadline_ts}
+                            for p in self._pending.values()],
+                "done": list(self._done)[-10_000:]}
+
+    @classmethod
+    def from_state(cls, policy: EscalationPolicy, n_destinations: int, state: dict[str, Any]) -> Escalator:
+        esc = cls(policy, n_destinations)
+        if state.get("now_ts") is not None:
+            esc.now_ts = float(state["now_ts"])
+        for p in state.get("pending", []):
+            dest = min(int(p["destination"]), n_destinations - 1)  # fewer destinations now: stay on the last
+            esc._pending[str(p["alert"]["alarm_id"])] = _Pending(p["alert"], str(p["priority"]), int(p["attempt"]),
+                                                               dest, float(p["deadline_ts"]))
+        for a in state.get("done", []):
+            esc._remember(str(a))
+        return esc
+
     def is_pending(self, alarm_id: str) -> bool:
         return alarm_id in self._pending
 

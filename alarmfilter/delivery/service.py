@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -101,11 +102,14 @@ class AlertDelivery:
     """At-least-once delivery of ORU^R40 alerts to an escalation chain of MLLP destinations."""
 
     def __init__(self, config: DeliveryConfig, queue_dir: str | Path,
-                 audit: Callable[[DeliveryRecord], None] | None = None) -> None:
+                 audit: Callable[[DeliveryRecord], None] | None = None, escalate: bool = True) -> None:
+        """`escalate=False`: deliver only (batch runs with one receiver and no clinicians to answer)."""
         self.config = config
+        self.escalate = escalate
         self.site = config.site.site()
         self.queue = DiskQueue(queue_dir, config.queue.max_items)
-        self.escalator = Escalator(config.escalation, len(config.destinations))
+        self._escalation_file = self.queue.dir / "escalation.json"
+        self.escalator = self._load_escalation()
         self.audit = audit if audit is not None else (lambda r: None)
         self.stats: Counter[str] = Counter()
         self._wake = [asyncio.Event() for _ in config.destinations]
@@ -130,7 +134,9 @@ class AlertDelivery:
             self._record(wire, DeliveryOutcome.QUEUE_FULL, 0, 0, ctrl, detail=str(exc), event_ts=alert.decided_ts)
             raise
         self._track(item)
-        self.escalator.start(wire, alert.decided_ts)
+        if self.escalate:
+            self.escalator.start(wire, alert.decided_ts)
+            self._save_escalation()
         self.stats["submitted"] += 1
         self._record(wire, DeliveryOutcome.QUEUED, 0, 0, ctrl, event_ts=alert.decided_ts)
         self._wake[0].set()
@@ -281,12 +287,15 @@ class AlertDelivery:
     def _acknowledged(self, alarm_id: str, how: str, ts: float | None) -> None:
         attempt = self.escalator.attempt(alarm_id)
         if self.escalator.acknowledge(alarm_id):
+            self._save_escalation()
             self.stats["acknowledged"] += 1
             alert = self._alerts.get(alarm_id, {"alarm_id": alarm_id})
             self._record(alert, DeliveryOutcome.ACKNOWLEDGED, attempt if attempt is not None else 0, None, "",
                          detail=how, event_ts=ts)
 
     def _apply(self, steps: list[EscalationStep]) -> None:
+        if steps:
+            self._save_escalation()
         for s in steps:
             if s.destination is None:
                 self.stats["exhausted"] += 1
@@ -301,6 +310,24 @@ class AlertDelivery:
             self._record(s.alert, DeliveryOutcome.ESCALATED, s.attempt, s.destination, ctrl, detail=s.reason,
                          event_ts=s.due_ts)
             self._wake[s.destination].set()
+
+    def _load_escalation(self) -> Escalator:
+        n = len(self.config.destinations)
+        try:
+            state = json.loads(self._escalation_file.read_text("utf-8"))
+            return Escalator.from_state(self.config.escalation, n, state)
+        except FileNotFoundError:
+            return Escalator(self.config.escalation, n)
+        except (ValueError, KeyError, TypeError) as exc:  # keep the bad file for a person; start clean
+            log.error("unreadable escalation state %s (%s); kept as .bad", self._escalation_file, exc)
+            os.replace(self._escalation_file, self._escalation_file.with_suffix(".bad"))
+            return Escalator(self.config.escalation, n)
+
+    def _save_escalation(self) -> None:
+        """Atomic rewrite (no fsync: a power cut may lose the latest timer changes, never a queued message)."""
+        tmp = self._escalation_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.escalator.state()), "utf-8")
+        os.replace(tmp, self._escalation_file)
 
     def _track(self, item: QueuedMessage) -> None:
         self._by_control_id[item.control_id] = (item.alarm_id, item.attempt)

@@ -272,3 +272,25 @@ def test_recent_numerics_become_the_measured_value_stale_ones_do_not(tmp_path):
         assert str(facet2["v1"](3)(1)(2)) == "MDC_ECG_HEART_RATE" and str(facet2["v1"](5)) == "31"
         assert str(facet2["v2"](3)(1)(2)) == "MDC_ATTR_ALERT_SOURCE" and str(facet2["v2"](5)(1)(9)) == "II"
     asyncio.run(main())
+
+
+def test_escalation_timers_survive_a_restart(tmp_path):
+    async def main():
+        primary, backup = await Receiver().start(), await Receiver().start()
+        cfg = fast_config(primary.port, backup.port, timeout_seconds={"high": 30})
+        d = AlertDelivery(cfg, tmp_path / "q")
+        stop, task = await running(d)
+        d.submit(alert("k1", priority="high"))
+        d.submit(alert("k2", priority="high"))
+        d.feedback(Feedback(schema_version=1, kind="feedback", bed="ICU1-07", ts=T0 + 5, alarm_id="k2",
+                            actionable=False))
+        assert await d.drain(5)
+        await finish(stop, task)  # process stops; k1 delivered but not acknowledged
+        audit = Audit()
+        d2 = AlertDelivery(cfg, tmp_path / "q", audit)
+        stop, task = await running(d2)
+        d2.tick(T0 + 30.5)
+        assert await wait_for(lambda: len(backup.received) == 1)
+        await finish(stop, task, primary, backup)
+        assert backup.alarm_ids == ["k1"]  # k2 stays acknowledged across the restart
+    asyncio.run(main())
