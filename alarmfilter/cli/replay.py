@@ -107,16 +107,16 @@ class MeteredWard:
     """A `Ward` whose outputs and feedback events are counted in `metrics` (a driver-side wrapper).
 
     Same `feed` / `feed_raw` / `tick` / `flush` / `beds` as the ward it wraps. Engine counters,
-    event lag (live streams only) and input backlog are exported every REFRESH_SECONDS.
+    event lag (live streams only) and the source's backlog (`backlog()`, messages not read yet,
+    as alarmfilter_consumer_lag_messages{topic="events-file"}) are exported every REFRESH_SECONDS.
     """
 
     def __init__(self, ward: Ward, metrics: DriverMetrics, clock: Callable[[], float] = time.time,
-                 total_lines: int | None = None) -> None:
+                 backlog: Callable[[], int] | None = None) -> None:
         self.ward = ward
         self.metrics = metrics
         self.clock = clock
-        self.total_lines = total_lines
-        self.done = 0
+        self.backlog = backlog  # messages still waiting at the driver's source, when it knows
         self._last_refresh = clock()
 
     @property
@@ -141,19 +141,18 @@ class MeteredWard:
 
     def tick(self, now: float) -> list[Output]:
         outputs = self.ward.tick(now)
-        self._count(outputs, consumed=0)
+        self._count(outputs)
         return outputs
 
     def flush(self) -> list[Output]:
         outputs = self.ward.flush()
-        self._count(outputs, consumed=0)
+        self._count(outputs)
         self.refresh()
         return outputs
 
-    def _count(self, outputs: list[Output], consumed: int = 1) -> None:
+    def _count(self, outputs: list[Output]) -> None:
         now = self.clock()
         self.metrics.observe(outputs, wall_now=now)
-        self.done += consumed
         if now - self._last_refresh >= REFRESH_SECONDS:
             self.refresh()
 
@@ -167,8 +166,8 @@ class MeteredWard:
         newest = max((eng.clock for eng in engines), default=0.0)
         if newest > 0 and abs(now - newest) <= MAX_LIVE_LATENCY_SECONDS:
             self.metrics.observe_lag(now - newest)
-        if self.total_lines is not None:
-            self.metrics.observe_consumer_lag(FILE_TOPIC, max(0, self.total_lines - self.done))
+        if self.backlog is not None:
+            self.metrics.observe_consumer_lag(FILE_TOPIC, self.backlog())
 
 
 def metered_replay(
@@ -182,9 +181,15 @@ def metered_replay(
     """`replay_file` with metrics: every output counted as it is written, feedback joined to decisions."""
     from ..replay import OutputFiles
 
-    metered = MeteredWard(ward, metrics, clock, total_lines)
+    done = [0]
+
+    def backlog() -> int:
+        return max(0, (total_lines or 0) - done[0])
+
+    metered = MeteredWard(ward, metrics, clock, backlog if total_lines is not None else None)
     with OutputFiles(out_dir) as files:
         for line in lines:
             files.write(metered.feed_raw(line))
+            done[0] += 1
         files.write(metered.flush())
     return files.counts

@@ -114,6 +114,10 @@ class DriverMetrics:
                 self._init_pair(atype.value, prio.value)
             if atype.is_technical:
                 m.technical_alarms.labels(u, atype.value)
+        for prio in Priority:  # latency series exist before the first decision, so rate() sees it
+            for dec in Decision:
+                m.decision_latency.labels(u, prio.value, dec.value)
+                m.decision_hold.labels(u, prio.value, dec.value)
         m.model_prior_fallback.labels(u).set(0)
         m.model_fallbacks.labels(u)
         m.beds.labels(u)

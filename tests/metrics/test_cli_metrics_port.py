@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import T0, alarm, feedback, line, waveform
 from tests.metrics.promserver import REPO, free_port
 
@@ -40,7 +42,11 @@ def test_replay_serves_metrics_matching_its_outputs(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
     )
     try:
-        summary = json.loads(proc.stdout.readline())  # printed when the replay is done, before lingering
+        first = proc.stdout.readline()
+        if not first:
+            proc.wait(timeout=10)
+            pytest.fail(f"replay printed nothing (exit {proc.returncode}): {proc.stderr.read()[-2000:]}")
+        summary = json.loads(first)  # printed when the replay is done, before lingering
         text = ""
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -80,7 +86,11 @@ def test_demo_serves_metrics_matching_its_summary(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
     )
     try:
-        summary = json.loads(proc.stdout.readline())
+        first = proc.stdout.readline()
+        if not first:
+            proc.wait(timeout=10)
+            pytest.fail(f"demo printed nothing (exit {proc.returncode}): {proc.stderr.read()[-2000:]}")
+        summary = json.loads(first)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
             text = r.read().decode()
         total = summary["total"]

@@ -1,9 +1,12 @@
 """A real Prometheus scrapes a running in-process driver; every dashboard query must answer.
 
-The driver is `metered_replay` (what `alarmfilter replay --metrics-port` runs) over the real
-engines of `engine_factory`, with the shipped model in a real `ModelLifecycle` that learns from
-the feedback in the stream and is snapshotted, as the worker does. Events are paced so event
-time tracks the wall clock and Prometheus scrapes (every 1 s) while alarms are decided.
+The driver is the demo's: a simulated ward (`alarmfilter.sim`, synthetic, seeded) through the
+real engines of `engine_factory` in a `MeteredWard`, clinicians labelling the alarms they are
+shown (closed loop), outputs written to the replay files. The shipped model runs in a real
+`ModelLifecycle` that learns from those labels and is snapshotted, as the worker does. The ward's
+event time ends at the wall clock and is fed at ~150x real time, so Prometheus (1 s scrapes)
+sees counters grow while alarms are decided. A few invalid lines, an unknown alarm type, a
+duplicate alarm and a label for an unknown alarm are mixed in.
 """
 
 from __future__ import annotations
@@ -12,20 +15,24 @@ import json
 import math
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from alarmfilter.cli.engines import engine_factory
-from alarmfilter.cli.replay import FILE_TOPIC, metered_replay
+from alarmfilter.cli.replay import MeteredWard
 from alarmfilter.engine import EngineConfig
+from alarmfilter.events import Alarm
 from alarmfilter.metrics import DriverMetrics
 from alarmfilter.model import load_prior
 from alarmfilter.model.classifier import AlarmModel
 from alarmfilter.model.lifecycle import ModelLifecycle, SnapshotStore
-from alarmfilter.replay import Ward
-from tests.helpers import alarm, feedback, line, vitals, waveform
+from alarmfilter.replay import OutputFiles, Ward
+from alarmfilter.sim import FeedbackConfig, FeedbackModel, SimConfig, simulate
+from alarmfilter.sim.closedloop import run_closed_loop
+from tests.helpers import alarm, feedback, line
 from tests.metrics.promserver import (
     MISSING,
     PROMETHEUS,
@@ -38,9 +45,9 @@ from tests.metrics.promserver import (
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(PROMETHEUS is None, reason=MISSING)]
 
 DASHBOARDS = REPO / "config" / "grafana" / "dashboards"
-BEDS = [f"ICU1-{i:02d}" for i in range(1, 7)]
-SECONDS = 8  # event-time span of the stream; fed at twice real time
-STEP_WALL_SECONDS = 0.5
+BEDS = 6
+SPAN_SECONDS = 900.0  # simulated ward time
+FEED_SECONDS = 6.0  # wall time to feed it
 KEY = b"metrics-test-key-0123456789abcdef"
 BAD_LINES = [
     "not json at all",
@@ -48,41 +55,29 @@ BAD_LINES = [
     '{"schema_version": 1, "kind": "alarm", "bed": "ICU1-01", "ts": 5}',
     "[1, 2, 3]",
 ]
-#: Alarm mix per bed and second: (second, type, priority). Unknown types fail open.
-ALARMS = [
-    (1, "spo2_low", "medium"), (2, "asystole", "high"), (3, "leads_off", "technical"),
-    (4, "hr_high", "medium"), (5, "mystery_alarm", "medium"), (6, "ventricular_tachycardia", "high"),
-    (7, "abp_high", "medium"),
-]
+FAIL_OPEN_CODES = {"unknown_type", "no_signal", "stale_signal", "warming_up", "scorer_error", "policy_error"}
 
 
-def stream(t0: float) -> list[tuple[int, str]]:
-    """(second, JSON line) of a small ward: waveforms and vitals each second, alarms, feedback, junk."""
-    out: list[tuple[int, str]] = []
-    for s in range(SECONDS):
-        for b, bed in enumerate(BEDS):
-            ts = t0 + s
-            out.append((s, line(waveform(bed, ts, 1.0, ("II", "PLETH")))))
-            out.append((s, line(vitals(bed, ts, hr_bpm=80.0, pulse_bpm=79.0, spo2_pct=97.0, abp_sys_mmhg=120.0,
-                                       abp_dia_mmhg=70.0, abp_mean_mmhg=87.0, rr_per_min=16.0))))
-            for sec, typ, prio in ALARMS:
-                if sec == s and (b + sec) % 3 != 0:
-                    out.append((s, line(alarm(bed, ts + 0.5, f"{bed}-{sec}", typ, prio))))
-            if s >= 2 and b % 2 == 0:  # labels for alarms of two seconds ago (some never raised: unknown)
-                out.append((s, line(feedback(bed, ts + 0.9, f"{bed}-{s - 2}", actionable=(s + b) % 2 == 0))))
-        if s == 3:
-            out.append((s, line(alarm(BEDS[1], t0 + 1.5, f"{BEDS[1]}-1", "spo2_low", "medium"))))  # duplicate
-        if s in (2, 5):
-            out.extend((s, bad) for bad in BAD_LINES)
-    return out
-
-
-def paced(lines: list[tuple[int, str]], wall_start: float):
-    for s, text in lines:
-        delay = wall_start + s * STEP_WALL_SECONDS - time.time()
+def paced(events: list, metered: MeteredWard, files: OutputFiles, start_ts: float, wall_start: float,
+          consumed: list[int]) -> Iterator:
+    """The ward's events at FEED_SECONDS / SPAN_SECONDS of real time, with odd input mixed in."""
+    injected, odd_alarm_sent = 0, False
+    for ev in events:
+        consumed[0] += 1
+        progress = (ev.ts - start_ts) / SPAN_SECONDS
+        delay = wall_start + progress * FEED_SECONDS - time.time()
         if delay > 0:
             time.sleep(delay)
-        yield text
+        if injected < 2 and progress > 0.3 + 0.4 * injected:
+            injected += 1
+            odd = [*BAD_LINES, line(feedback(ev.bed, ev.ts, f"never-raised-{injected}", True))]
+            for raw in odd:
+                files.write(metered.feed_raw(raw))
+        yield ev
+        if isinstance(ev, Alarm) and injected == 1 and not odd_alarm_sent:
+            odd_alarm_sent = True  # once: the same alarm again, and a type no monitor should send
+            files.write(metered.feed_raw(line(ev)))
+            files.write(metered.feed_raw(line(alarm(ev.bed, ev.ts, "odd-1", "mystery_alarm", "medium"))))
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -100,8 +95,16 @@ def test_dashboards_and_rules_on_real_prometheus(tmp_path: Path) -> None:
         lifecycle = ModelLifecycle(load_prior().to_dict(), AlarmModel.from_dict, KEY)
         ward = Ward(engine_factory(EngineConfig(audit_fraction=0.5), model=lifecycle, learning=True))  # type: ignore[arg-type]
         wall_start = time.time()
-        lines = stream(t0=wall_start - SECONDS * STEP_WALL_SECONDS - 1.0)
-        counts = metered_replay(paced(lines, wall_start), tmp_path / "out", ward, metrics, total_lines=len(lines))
+        start_ts = wall_start + FEED_SECONDS - SPAN_SECONDS
+        sim = simulate(SimConfig(beds=BEDS, hours=SPAN_SECONDS / 3600, seed=3, start_ts=start_ts,
+                                 audible_alarms_per_bed_day=187.0 * 6, use_real_data=False))
+        events, consumed = list(sim.events()), [0]
+        wall_start = time.time()  # generating the ward took a moment; its event time ends a little before
+        metered = MeteredWard(ward, metrics, backlog=lambda: len(events) - consumed[0])
+        with OutputFiles(tmp_path / "out") as files:
+            loop = run_closed_loop(paced(events, metered, files, start_ts, wall_start, consumed), metered,  # type: ignore[arg-type]
+                                   FeedbackModel(sim.truth, FeedbackConfig(seed=3)), on_outputs=files.write)
+        counts = files.counts
         snapshot_ts = time.time()
         SnapshotStore(tmp_path / "models").save(lifecycle, snapshot_ts)  # what the worker does when due
         metrics.set_model(lifecycle.version, snapshot_ts=snapshot_ts, prior_fallback=lifecycle.fallen_back)
@@ -109,7 +112,9 @@ def test_dashboards_and_rules_on_real_prometheus(tmp_path: Path) -> None:
 
         decisions = read_jsonl(tmp_path / "out" / "decisions.jsonl")
         by_decision = Counter(d["decision"] for d in decisions)
-        assert counts["decision"] == len(decisions) > 20 and counts["deadletter"] == 2 * len(BAD_LINES)
+        assert counts["decision"] == len(decisions) == len(loop.decisions) + 1 > 30
+        assert counts["deadletter"] == 2 * len(BAD_LINES)
+        assert by_decision["suppress"] > 0 and loop.feedback_fed > 0
         # the final counts reached Prometheus, and the rules ran on them
         prom.wait_for('sum(alarmfilter_outputs_total{kind="decision"})', float(len(decisions)))
         prom.wait_for("max(alarmfilter_model_snapshot_timestamp_seconds)", snapshot_ts)
@@ -144,16 +149,18 @@ def test_dashboards_and_rules_on_real_prometheus(tmp_path: Path) -> None:
         assert prom.value("sum(alarmfilter_technical_alarms_total)") == counts["technical"]
         audits = sum(d["audit_sample"] for d in decisions)
         assert prom.value("sum(alarmfilter_alarms_audit_sampled_total)") == audits
-        fail_open = sum(d["reason_code"] in {"unknown_type", "no_signal", "stale_signal", "warming_up",
-                                             "scorer_error", "policy_error"} for d in decisions)
+        fail_open = sum(d["reason_code"] in FAIL_OPEN_CODES for d in decisions)
         assert prom.value("sum(alarmfilter_fail_open_total)") == fail_open > 0
         events = {r["metric"]["event"]: float(r["value"][1])
                   for r in prom.query("sum by (event) (alarmfilter_engine_events_total)")}
         stats = sum((Counter(e.stats) for e in ward.beds.values()), Counter())
         assert events["duplicate_alarms"] == stats["duplicate_alarms"] == 1, events
         assert events["feedback_unknown_alarm"] == stats["feedback_unknown_alarm"] > 0, events
-        assert prom.value(f'alarmfilter_consumer_lag_messages{{topic="{FILE_TOPIC}"}}') == 0
-        assert prom.value("sum(alarmfilter_beds)") == len(BEDS)
+        assert prom.value('sum(alarmfilter_consumer_lag_messages{topic="events-file"})') == 0
+        assert prom.value("sum(alarmfilter_beds)") == len(ward.beds) == BEDS
+        labels_in = prom.value("sum(alarmfilter_feedback_total)")
+        assert labels_in == loop.feedback_fed + 2  # the two labels for alarms never raised
+        assert prom.value('sum(alarmfilter_feedback_total{decision="unknown"})') == 2
         # burden per bed-day: the recording rule agrees with the raw counters
         burden = prom.value('sum(unit:alarmfilter_alarms_in_per_bed_day:rate1h)')
         raw = prom.value("sum(rate(alarmfilter_alarms_total[1h])) * 86400 / sum(alarmfilter_beds)")
