@@ -117,6 +117,7 @@ class AlertDelivery:
             m.control_id: (m.alarm_id, m.attempt) for m in self.queue.pending()}
         self._alerts: dict[str, dict[str, Any]] = {m.alarm_id: m.alert for m in self.queue.pending()}
         self._vitals: dict[str, tuple[float, dict[str, float]]] = {}  # bed -> (ts, values); one entry per bed
+        self._error_answers: Counter[int] = Counter()  # queue seq -> AE answers so far
 
     # -- driver API (synchronous) ------------------------------------------------------
 
@@ -210,7 +211,15 @@ class AlertDelivery:
                                          item.control_id, detail=f"{exc.__class__.__name__}: {exc}")
                         await _wait_any(stop, timeout_seconds=t.backoff_seconds(failures))
                         continue
-                failures = await self._send_one(conn, item, dest, stop, failures)
+                try:
+                    failures = await self._send_one(conn, item, dest, stop, failures)
+                except Exception as exc:
+                    log.exception("delivery worker %s: unexpected error", destination.name)
+                    self.stats["worker_errors"] += 1
+                    self._record(item.alert, DeliveryOutcome.ERROR, item.attempt, dest, item.control_id,
+                                 detail=f"internal: {exc.__class__.__name__}: {exc}")
+                    failures += 1
+                    await _wait_any(stop, timeout_seconds=t.backoff_seconds(failures))
                 if failures and conn is not None:
                     await conn.close()
                     conn = None
@@ -222,7 +231,13 @@ class AlertDelivery:
                         stop: asyncio.Event, failures: int) -> int:
         """Send one queued message and act on the answer; returns the consecutive failure count."""
         t = self.config.transport
-        msg = build_oru_r40(Alert.model_validate(item.alert), item.attempt, self.site, item.measured)
+        try:
+            msg = build_oru_r40(Alert.model_validate(item.alert), item.attempt, self.site, item.measured)
+        except ValueError as exc:  # a queue file that no longer holds a valid alert: keep it, say why
+            self.queue.fail(item, f"cannot build ORU^R40: {exc}")
+            self._record(item.alert, DeliveryOutcome.GAVE_UP, item.attempt, dest, item.control_id,
+                         detail=f"cannot build ORU^R40: {exc}")
+            return 0
         self.stats["sent"] += 1
         try:
             resp = await conn.send(str(msg), item.control_id, t.ack_timeout_seconds)
@@ -237,13 +252,15 @@ class AlertDelivery:
             return failures + 1
         self.stats[f"ack_{resp.code.value}"] += 1
         if resp.code.accepted:
+            self._error_answers.pop(item.seq, None)
             self.queue.done(item)
             self._record(item.alert, DeliveryOutcome.ACCEPTED, item.attempt, dest, item.control_id,
                          ack_code=resp.code.value, detail=resp.text)
             return 0
         if resp.code.error:
             item = self.queue.retried(item)
-            if item.tries <= t.max_error_retries:
+            self._error_answers[item.seq] += 1
+            if self._error_answers[item.seq] <= t.max_error_retries:
                 self._record(item.alert, DeliveryOutcome.ERROR, item.attempt, dest, item.control_id,
                              ack_code=resp.code.value, detail=resp.text)
                 await _wait_any(stop, timeout_seconds=t.backoff_seconds(item.tries))
@@ -251,6 +268,7 @@ class AlertDelivery:
             outcome = DeliveryOutcome.GAVE_UP
         else:
             outcome = DeliveryOutcome.REJECTED
+        self._error_answers.pop(item.seq, None)
         reason = f"{resp.code.value} from {self.config.destinations[dest].name}: {resp.text}".rstrip(": ")
         self.queue.fail(item, reason)
         self._record(item.alert, outcome, item.attempt, dest, item.control_id, ack_code=resp.code.value,

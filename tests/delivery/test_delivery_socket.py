@@ -294,3 +294,18 @@ def test_escalation_timers_survive_a_restart(tmp_path):
         await finish(stop, task, primary, backup)
         assert backup.alarm_ids == ["k1"]  # k2 stays acknowledged across the restart
     asyncio.run(main())
+
+
+def test_a_queue_file_that_is_no_longer_an_alert_is_set_aside_and_the_rest_still_flows(tmp_path):
+    async def main():
+        rx = await Receiver().start()
+        audit = Audit()
+        d = AlertDelivery(fast_config(rx.port), tmp_path / "q", audit)
+        d.queue.put("broken", 0, 0, message_control_id("broken", 0), {"alarm_id": "broken", "bed": "ICU1-01"})
+        stop, task = await running(d)
+        d.submit(alert("ok1"))
+        assert await d.drain(5)
+        await finish(stop, task, rx)
+        assert rx.alarm_ids == ["ok1"]
+        assert audit.outcomes("broken") == ["gave_up"] and len(d.queue.failed()) == 1
+    asyncio.run(main())
