@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="add clinician feedback as if every alarm were seen (no filter in the loop)")
     p.add_argument("--data", default=None, help="data folder (default: $ALARMFILTER_DATA_DIR, ../shared/data, cache)")
     p.add_argument("--synthetic", action="store_true", help="ignore real data: fully synthetic ward")
+    p.add_argument("--broker", default=None, metavar="URL",
+                   help="kafka://host:port[,host:port]: publish to the input topics instead of --out "
+                        "(topic names from ALARMFILTER_TOPIC_PREFIX)")
     p.set_defaults(func=run)
 
 
@@ -71,6 +74,8 @@ def event_stream(args: argparse.Namespace, run) -> Iterator:  # type: ignore[no-
 def run(args: argparse.Namespace) -> int:
     from ..sim.ward import encode_event, write_jsonl, write_truth
 
+    if args.broker:
+        return _to_broker(args)
     if args.out is None:
         raise CliError("say where the events go: --out FILE.jsonl (or --out - for stdout)")
     sim = make_run(args)
@@ -90,4 +95,23 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{exc.filename or args.out}: {exc.strerror or exc}") from None
     report = {"out": args.out, "truth": args.truth, "events": n, **summary}
     print(json.dumps(report), file=sys.stderr if args.out == "-" else sys.stdout)
+    return 0
+
+
+def _to_broker(args: argparse.Namespace) -> int:
+    """Publish the ward to Kafka (paced by the producer when --realtime)."""
+    from ..kafka.producer import BrokerUnavailable, send_events
+    from ..sim.ward import write_truth
+
+    sim = make_run(args)
+    try:
+        if args.truth:
+            write_truth(sim, Path(args.truth))
+        unpaced = argparse.Namespace(**{**vars(args), "realtime": False})
+        sent = send_events(args.broker, event_stream(unpaced, sim), speed=args.speed if args.realtime else None)
+    except (BrokerUnavailable, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"{exc.filename or args.truth}: {exc.strerror or exc}") from None
+    print(json.dumps({"broker": args.broker, "sent": sent, **sim.summary()}))
     return 0

@@ -6,12 +6,13 @@ Each event goes to the topic of its kind, keyed by bed id, so one partition owns
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from ..events import InputEvent, encode
+from ..events import InputEvent
 from ..settings import Settings
 from .client import aiokafka_options, ensure_topics
 
@@ -33,7 +34,7 @@ async def event_producer(settings: Settings, create_topics: bool = True) -> Asyn
 
 async def produce_events(
     settings: Settings,
-    events: Iterable[InputEvent | tuple[str, str, str]],
+    events: Iterable[InputEvent | tuple[str, str, str]] | AsyncIterator[Any],
     speed: float | None = None,
 ) -> dict[str, int]:
     """Send events in the given order; returns a count per topic.
@@ -46,12 +47,12 @@ async def produce_events(
     first_ts: float | None = None
     start = time.monotonic()
     async with event_producer(settings) as producer:
-        for item in events:
+        async for item in _aiter(events):
             if isinstance(item, tuple):
                 kind, bed, raw = item
                 ts = None
             else:
-                kind, bed, raw, ts = item.kind, item.bed, encode(item), item.ts
+                kind, bed, raw, ts = item.kind, item.bed, item.model_dump_json(), item.ts
             if speed and ts is not None:
                 first_ts = ts if first_ts is None else first_ts
                 delay = (ts - first_ts) / speed - (time.monotonic() - start)
@@ -64,9 +65,55 @@ async def produce_events(
     return counts
 
 
+class BrokerUnavailable(ConnectionError):
+    """The broker could not be reached or refused the messages; the message is one line for the CLI."""
+
+
+async def _aiter(items: Iterable[Any] | AsyncIterator[Any]) -> AsyncIterator[Any]:
+    if hasattr(items, "__aiter__"):
+        async for item in items:  # type: ignore[union-attr]
+            yield item
+    else:
+        for item in items:  # type: ignore[union-attr]
+            yield item
+
+
 def send_events(broker: str, events: Iterable[InputEvent], speed: float | None = None, **settings: Any) -> dict[str, int]:
-    """Blocking wrapper for the CLI: `broker` is `kafka://host:port[,host:port]`; other settings from env."""
+    """Blocking: publish `events` to `broker` (`kafka://host:port[,host:port]`); other settings from env.
+
+    The iterable may block (a paced simulator): it is read on a helper thread, so the producer's
+    network loop keeps sending while the simulator sleeps.
+    """
+    from aiokafka.errors import KafkaError
+
     from ..settings import load_settings
 
     s = load_settings(broker=broker, **settings)
-    return asyncio.run(produce_events(s, events, speed))
+    logging.getLogger("aiokafka").addHandler(logging.NullHandler())  # the CLI reports one line itself
+
+    async def main() -> dict[str, int]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1000)
+        done = object()
+
+        def read() -> None:
+            try:
+                for e in events:
+                    asyncio.run_coroutine_threadsafe(queue.put(e), loop).result()
+            finally:
+                asyncio.run_coroutine_threadsafe(queue.put(done), loop).result()
+
+        async def items() -> AsyncIterator[Any]:
+            while (item := await queue.get()) is not done:
+                yield item
+
+        reader = loop.run_in_executor(None, read)
+        try:
+            return await produce_events(s, items(), speed)
+        finally:
+            await reader
+
+    try:
+        return asyncio.run(main())
+    except (KafkaError, OSError) as exc:
+        raise BrokerUnavailable(f"broker {broker}: {exc}") from None

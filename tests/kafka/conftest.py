@@ -191,7 +191,7 @@ class WorkerProc:
             return
         self.proc.send_signal(signal.SIGTERM)
         try:
-            self.proc.wait(4)
+            self.proc.wait(2)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
