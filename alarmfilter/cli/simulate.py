@@ -85,9 +85,8 @@ def run(args: argparse.Namespace) -> int:
             write_truth(sim, Path(args.truth))
         if args.out == "-":
             n = 0
-            for e in event_stream(args, sim):
+            for n, e in enumerate(event_stream(args, sim), start=1):
                 sys.stdout.write(encode_event(e) + "\n")
-                n += 1
             sys.stdout.flush()
         else:
             n = write_jsonl(event_stream(args, sim), Path(args.out))

@@ -16,7 +16,7 @@ E = TypeVar("E")
 
 def available_ts(event: object) -> float:
     """When a monitor could send the event: a waveform chunk only once its last sample exists."""
-    ts = float(getattr(event, "ts"))
+    ts = float(event.ts)
     return ts + event.duration_seconds if isinstance(event, Waveform) else ts
 
 

@@ -56,7 +56,7 @@ def ecg_template(fs_hz: float, lead: str, ventricular: bool = False) -> tuple[Fl
         )
         if lead != "II":
             x = 0.6 * x - _gauss(t, r_t + 0.02, 0.5, 0.012)
-    return x, int(round(r_t * fs_hz))
+    return x, round(r_t * fs_hz)
 
 
 def pulse_template(fs_hz: float, rr_seconds: float) -> FloatArray:

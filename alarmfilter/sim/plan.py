@@ -43,7 +43,6 @@ from .numerics import (
     tile_mirrored,
     trapezoid,
 )
-from .physiology import Rhythm
 from .realdata import RealData, RecordInfo
 
 _NS = UUID("5b0f3a4e-2d55-4a8e-9a43-6d1f0c1e7a11")

@@ -71,8 +71,8 @@ class RecordPool:
         else:
             signals, units, fs_hz = self._sample[name]
             alarm_s = len(next(iter(signals.values()))) / fs_hz
-        a = int(round(alarm_s * fs_hz))
-        lo, hi = max(0, a - int(round(before_seconds * fs_hz))), a + int(round(after_seconds * fs_hz))
+        a = round(alarm_s * fs_hz)
+        lo, hi = max(0, a - round(before_seconds * fs_hz)), a + round(after_seconds * fs_hz)
         out = ({k: np.ascontiguousarray(v[lo:hi]) for k, v in signals.items()}, units, fs_hz, a - lo)
         self._cache[key] = out
         if len(self._cache) > RECORD_CACHE:
@@ -194,7 +194,7 @@ def _load_mimic(path: Path) -> tuple[str, dict[str, FloatArray]] | None:
 
     try:
         rec = wfdb.rdrecord(str(path))
-    except Exception:  # a broken file is the same as no file: the ward is synthesised instead
+    except Exception:  # noqa: BLE001 - wfdb raises many kinds; a broken file = no file: synthesised instead
         return None
     names = {"HR": "hr_bpm", "PULSE": "pulse_bpm", "RESP": "rr_per_min", "SpO2": "spo2_pct",
              "ABPSys": "abp_sys_mmhg", "ABPDias": "abp_dia_mmhg", "ABPMean": "abp_mean_mmhg"}

@@ -12,6 +12,7 @@ the waveform topic is silent, as it is when a gateway forwards waveforms on alar
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -47,7 +48,7 @@ def windows(plan: BedPlan, config: SimConfig) -> list[tuple[int, int]]:
 def bed_events(plan: BedPlan, config: SimConfig, real: RealData) -> Iterator[Event]:
     """The bed's events in event-time order: per second, waveform chunk, vitals, alarms."""
     wins = windows(plan, config)
-    period = max(1, int(round(config.vitals_period_seconds)))
+    period = max(1, round(config.vitals_period_seconds))
     vit = {k: np.where(np.isfinite(v), np.round(v), np.nan).tolist() for k, v in plan.measured.items()}
     alarms_at: dict[int, list[Alarm]] = {}
     for a in plan.alarms:
@@ -65,17 +66,16 @@ def bed_events(plan: BedPlan, config: SimConfig, real: RealData) -> Iterator[Eve
         if chunk is not None:
             yield chunk
         if k % period == 0:
-            values = {key: (None if col[k] != col[k] else col[k]) for key, col in vit.items()}
+            values = {key: (None if math.isnan(col[k]) else col[k]) for key, col in vit.items()}
             yield Vitals.model_construct(schema_version=1, kind="vitals", bed=plan.bed, ts=plan.t0 + k, values=values)
-        for alarm in alarms_at.get(k, ()):
-            yield alarm
+        yield from alarms_at.get(k, ())
 
 
 def render_window(plan: BedPlan, config: SimConfig, real: RealData, w0: int, w1: int) -> dict[int, Waveform]:
     """One-second chunks of bed seconds [w0, w1): synthetic, with real records spliced in."""
     fs = config.fs_hz
     rng = bed_rng(config, plan.index, 1, w0)
-    m = int(round((w1 - w0) * fs))
+    m = round((w1 - w0) * fs)
     tt = w0 + np.arange(m) / fs
     sec = np.arange(plan.seconds)
     hr = np.interp(tt, sec, plan.phys["hr_bpm"])
@@ -93,7 +93,7 @@ def render_window(plan: BedPlan, config: SimConfig, real: RealData, w0: int, w1:
         _artefact(it, sig, w0, fs, m, rng)
     lists = {ch: _to_list(x, 2 if ch in ("ABP",) else 4) for ch, x in sig.items()}
     units = {ch: SYNTH_UNITS[ch] for ch in sig}
-    step = int(round(fs))
+    step = round(fs)
     out: dict[int, Waveform] = {}
     for j, k in enumerate(range(w0, w1)):
         out[k] = Waveform.model_construct(
@@ -106,15 +106,15 @@ def render_window(plan: BedPlan, config: SimConfig, real: RealData, w0: int, w1:
 
 
 def _span(it: Item, w0: int, fs: float, m: int) -> tuple[int, int]:
-    a = int(round((it.start - w0) * fs))
-    b = int(round((it.start + it.length - w0) * fs))
+    a = round((it.start - w0) * fs)
+    b = round((it.start + it.length - w0) * fs)
     return max(0, a), min(m, b)
 
 
 def _to_list(x: FloatArray, decimals: int) -> list[float | None]:
     vals: list[float | None] = np.round(x, decimals).tolist()
     if np.isnan(x).any():
-        vals = [None if v != v else v for v in vals]
+        vals = [None if math.isnan(v) else v for v in vals]  # type: ignore[arg-type]
     return vals
 
 
@@ -172,7 +172,7 @@ def _splice_record(plan: BedPlan, config: SimConfig, real: RealData, it: Item, w
     signals, units, fs, before = real.records.segment(it.record.name, config.context_seconds,
                                                       min(it.record.tail_seconds, config.after_seconds))
     n_rec = len(next(iter(signals.values())))
-    step = int(round(fs))
+    step = round(fs)
     first = it.start + it.alarm_offset - before // step
     lists = {ch: _to_list(x, 4) for ch, x in signals.items()}
     for j in range(n_rec // step):

@@ -79,7 +79,6 @@ def test_every_episode_raises_exactly_one_alarm_with_its_cause(big_synthetic: Si
 
 def test_limit_alarms_fire_after_their_delay_on_the_numerics(big_synthetic: SimRun) -> None:
     """A limit alarm's numeric was beyond the limit for the whole delay before it fired."""
-    import numpy as np
 
     checked = 0
     for plan in big_synthetic.plans[:30]:

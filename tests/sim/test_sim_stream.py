@@ -59,10 +59,10 @@ def test_waveform_covers_the_minute_before_every_alarm(small_synthetic: SimRun) 
     chunks: dict[str, set[int]] = defaultdict(set)
     for e in small_synthetic.events():
         if e.kind == "waveform":
-            chunks[e.bed].add(int(round(e.ts)))
+            chunks[e.bed].add(round(e.ts))
             assert e.n_samples == 250 and set(e.units) == set(e.signals)
     for t in small_synthetic.truth.values():
-        a = int(round(t.ts))
+        a = round(t.ts)
         need = {s for s in range(a - 60, a + 10) if s >= int(small_synthetic.config.start_ts)}
         have = {s for s in chunks[t.bed] if a - 61 <= s <= a + 10}
         assert len(have) >= len(need) - 2, (t.type, len(have), len(need))
@@ -74,7 +74,7 @@ def _chunks(run: SimRun, wanted: set[tuple[str, int]]) -> dict[tuple[str, int], 
     out = {}
     for e in run.events():
         if e.kind in ("waveform", "vitals"):
-            key = (e.bed, int(round(e.ts - t0[e.bed])))
+            key = (e.bed, round(e.ts - t0[e.bed]))
             if key in wanted:
                 out[(e.kind, *key)] = e
     return out
@@ -91,7 +91,7 @@ def test_faults_show_in_the_signals_they_break(medium_synthetic: SimRun) -> None
     run = medium_synthetic
     t0 = {p.bed: p.t0 for p in run.plans}
     # one second into the fault: inside the waveform window streamed around its alarm
-    mids = {f: int(round(f.start_ts - t0[f.bed])) + 1 for f in run.faults}
+    mids = {f: round(f.start_ts - t0[f.bed]) + 1 for f in run.faults}
     chunks = _chunks(run, {(f.bed, m) for f, m in mids.items()})
     seen = set()
     for f, m in mids.items():
@@ -115,7 +115,7 @@ def test_false_lethal_alarms_keep_a_pulse(medium_synthetic: SimRun) -> None:
     """Synthetic false asystole/VF are ECG artefacts: the pleth keeps pulsing (true ones: test_sim_physiology)."""
     run = medium_synthetic
     t0 = {p.bed: p.t0 for p in run.plans}
-    lethal = {t: int(round(t.ts - t0[t.bed])) for t in run.truth.values()
+    lethal = {t: round(t.ts - t0[t.bed]) for t in run.truth.values()
               if t.type in ("asystole", "ventricular_flutter_fib") and t.source == "synthetic" and not t.actionable}
     chunks = _chunks(run, {(t.bed, s - k) for t, s in lethal.items() for k in (1, 2, 3)})
     assert len(lethal) >= 5
@@ -138,7 +138,7 @@ def test_real_records_are_spliced_in_unchanged(real_data: RealData) -> None:
     assert (alarm_type, label) == (t.type, t.actionable)
     ch = next(iter(rec))
     t0 = {p.bed: p.t0 for p in run.plans}
-    a = int(round(t.ts - t0[t.bed]))
+    a = round(t.ts - t0[t.bed])
     chunks = _chunks(run, {(t.bed, s) for s in range(a - 10, a)})
     got = np.concatenate([_signal(chunks, t.bed, s, ch) for s in range(a - 10, a)])
     want = rec[ch][-int(10 * fs):]
