@@ -95,7 +95,7 @@ def score_vs_threshold(outcomes: Sequence[Outcome], thresholds: dict[str, list[f
 def learning_curve(learned: Sequence[Outcome], frozen: Sequence[Outcome], window: int = 50) -> bytes:
     """Rolling challenge score over the last `window` labelled records, learning vs frozen."""
     fig, ax = plt.subplots(figsize=(8, 3.0))
-    for name, outs, color in (("prequential (learning)", learned, "tab:orange"), ("frozen prior", frozen, "tab:gray")):
+    for name, outs, color in (("prequential (learning)", learned, "tab:orange"), ("frozen (same start, no learning)", frozen, "tab:gray")):
         labelled = [o for o in outs if o.label is not None]
         xs, ys = [], []
         for i in range(1, len(labelled) + 1):

@@ -154,10 +154,8 @@ def _cross_validate(opts: Options, paths: list[Path], scored: list[Outcome],
         variant = Variant(FILTER, Kind.FILTER, opts.hold_seconds, opts.seed, model.to_dict())
         for o in run_frozen(held, [variant], truncate=opts.truncate, jobs=opts.jobs, progress=advance)[FILTER]:
             frozen[o.record] = o
-        if opts.mode == "prequential":
-            order = list(held)
-            random.Random(opts.seed + f).shuffle(order)
-            for o in run_prequential(order, variant, model, truncate=opts.truncate):
+        if opts.mode == "prequential":  # `paths` is already in the seeded shuffled order
+            for o in run_prequential(held, variant, model, truncate=opts.truncate):
                 learned[o.record] = o
     names = [p.name for p in paths]
     out = [[frozen[n] for n in names]]
