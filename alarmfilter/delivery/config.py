@@ -77,6 +77,15 @@ class DeliveryConfig(_Strict):
     site: SiteConfig = SiteConfig()
     transport: Transport = Transport()
     queue: QueueConfig = QueueConfig()
+    #: where alarm managers that report status (PCD-05 ORA^R41) on their own connection reach us
+    status_listener: str | None = None
+
+    @field_validator("status_listener")
+    @classmethod
+    def _listener(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_mllp_url(v)
+        return v
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> DeliveryConfig:

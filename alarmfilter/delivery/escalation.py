@@ -22,7 +22,8 @@ class EscalationPolicy(BaseModel):
     timeout_seconds: dict[str, float] = Field(
         default_factory=lambda: {"high": 30.0, "medium": 120.0, "low": 300.0, "technical": 300.0})
     default_timeout_seconds: float = 60.0  # a priority the table does not name (fail-safe: short)
-    acknowledging_statuses: tuple[str, ...] = ("accepted", "read", "")  # ORA^R41 OBX status ("" = none given)
+    acknowledging_statuses: tuple[str, ...] = ("accepted", "read", "")  # ORA^R41 status ("" = none given)
+    refusing_statuses: tuple[str, ...] = ("rejected", "declined")  # ORA^R41 status: escalate at once
 
     @field_validator("timeout_seconds")
     @classmethod

@@ -6,14 +6,14 @@ alert acknowledgement) into a `Response`; `build_ack` answers a received message
 
 Message layout (IHE PCD TF-2, PCD-04 Report Alert; ACM supplement rev 1.2-1.3 §3.Z.7):
 
-- MSH: ORU^R40^ORU_R40, v2.6, accept ack AL / application ack NE.
+- MSH: ORU^R40^ORU_R40, v2.6, accept ack AL / application ack NE, MSH-21 IHE_PCD_ACM_001.
 - PID: empty unless the site maps a patient id to the bed (we never invent one).
 - PV1: the bed as assigned location (PV1-3 = point of care ^^ bed).
 - OBR: alert identity: OBR-2/OBR-3 = alarm id, OBR-4 = 196616^MDC_EVT_ALARM^MDC, OBR-7 = alarm time.
 - OBX facets, all under sub-id 1.0.0.0.n: 1 alert type (MDC event code, text, OBX-8 =
   priority ~ source kind), 2 source (measured value with MDC code and unit when known, else
   the source measure and channel as CWE), 3 event phase `start`, 4 alarm state `active`, 5 inactivation state
-  `enabled`; then the filter's own observations (score, reason code, reasons, model version,
+  `enabled`, 6 priority (PH/PM/PL), 7 alert type (SP/ST); then the filter's own observations (score, reason code, reasons, model version,
   audit flag) under local codes (`99AF`, HL7's local-table convention), which an alarm
   manager that does not know them can ignore by code.
 
@@ -29,6 +29,10 @@ and in the Philips IntelliVue Data Export nomenclature table (3:3086 BRADY_EXTRE
 SENSOR_DISCONN, 3:336 XDUCR_DISCONN, 3:432 WAVE_ARTIF_ERR); context-free code =
 partition * 65536 + term code. There is no standard (non-private) MDC code for ventricular
 flutter/fibrillation, so it is sent as MDC_EVT_ALARM with our local code alongside.
+Facet attribute codes 68480-68485 (MDC_ATTR_ALERT_SOURCE ... MDC_ATTR_ALERT_TYPE) and the
+MSH-21 profile `IHE_PCD_ACM_001^IHE PCD^1.3.6.1.4.1.19376.1.6.4.4^ISO` as used in IHE PCD
+reference and Connectathon test messages; PCD-05 ORA^R41 layout (MSA, PRT acknowledging user,
+or OBR-3 alert id with a status) from HL7 v2 ORA_R41 and the same reference messages.
 """
 
 from __future__ import annotations
@@ -54,6 +58,10 @@ MDC_ATTR_ALERT_SOURCE = (68480, "MDC_ATTR_ALERT_SOURCE")
 MDC_ATTR_EVENT_PHASE = (68481, "MDC_ATTR_EVENT_PHASE")
 MDC_ATTR_ALARM_STATE = (68482, "MDC_ATTR_ALARM_STATE")
 MDC_ATTR_ALARM_INACTIVATION_STATE = (68483, "MDC_ATTR_ALARM_INACTIVATION_STATE")
+MDC_ATTR_ALARM_PRIORITY = (68484, "MDC_ATTR_ALARM_PRIORITY")
+MDC_ATTR_ALERT_TYPE = (68485, "MDC_ATTR_ALERT_TYPE")
+#: MSH-21 message profile of PCD-04 (as in IHE PCD reference messages)
+ACM_PROFILE = "IHE_PCD_ACM_001^IHE PCD^1.3.6.1.4.1.19376.1.6.4.4^ISO"
 
 
 def mdc(partition: int, term: int) -> int:
@@ -160,7 +168,8 @@ class Response:
     control_id: str  # MSH-10 of the response itself
     message_type: str
     text: str = ""  # MSA-3 / ERR text, for the audit
-    status: str = ""  # alert status from an OBX, when the alarm manager reports one
+    status: str = ""  # alert status (OBX-5 or PRT-3), when the alarm manager reports one
+    alarm_id: str = ""  # the alert an ORA^R41 names in OBR-3/OBR-2 (our alarm id), if it does
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +261,7 @@ def build_oru_r40(alert: Alert, attempt: int = 0, site: Site = Site(),
         escape(site.sending_application), escape(site.sending_facility),
         escape(site.receiving_application), escape(site.receiving_facility),
         hl7_ts(alert.decided_ts), "", "ORU^R40^ORU_R40", ctrl, "P", HL7_VERSION,
-        "", "", "AL", "NE", "", "UNICODE UTF-8", "", "", "IHE_PCD_ACM_001^IHE PCD",
+        "", "", "AL", "NE", "", "UNICODE UTF-8", "", "", ACM_PROFILE,
     )
     pid_id = site.patient_id(alert.bed)
     pid3 = f"{escape(pid_id)}^^^{escape(site.patient_id_authority)}^MR" if pid_id else ""
@@ -272,7 +281,10 @@ def build_oru_r40(alert: Alert, attempt: int = 0, site: Site = Site(),
     else:
         event = _cwe(code.event_code, code.event_ref, alt=local)
         technical = code.technical
-    flags = f"{PRIORITY_FLAGS.get(alert.priority, 'PH')}~{'ST' if technical else 'SP'}"
+    priority_flag = PRIORITY_FLAGS.get(alert.priority, "PH")  # unknown priority: treat as high (fail-safe)
+    kind_flag = "ST" if technical else "SP"
+    limit = {"MDC_EVT_HI": "H~", "MDC_EVT_LO": "L~"}.get(code.event_ref if code else "", "")
+    flags = f"{limit}{priority_flag}~{kind_flag}"
     obx.append(("ST", event, escape(alert.type.replace("_", " ")), "", flags))
     measure = code.measure if code else None
     value = (measured or {}).get(measure.values_key) if measure else None
@@ -286,6 +298,8 @@ def build_oru_r40(alert: Alert, attempt: int = 0, site: Site = Site(),
     obx.append(("ST", _cwe(*MDC_ATTR_EVENT_PHASE), "start", "", ""))
     obx.append(("ST", _cwe(*MDC_ATTR_ALARM_STATE), "active", "", ""))
     obx.append(("ST", _cwe(*MDC_ATTR_ALARM_INACTIVATION_STATE), "enabled", "", ""))
+    obx.append(("ST", _cwe(*MDC_ATTR_ALARM_PRIORITY), priority_flag, "", ""))
+    obx.append(("ST", _cwe(*MDC_ATTR_ALERT_TYPE), kind_flag, "", ""))
     if alert.score is not None:
         obx.append(("NM", _cwe("AF_SCORE", "p(actionable) from alarmfilter", LOCAL_CODING_SYSTEM),
                     _fmt_number(alert.score), "", ""))
@@ -341,6 +355,9 @@ def parse_message(raw: str | bytes) -> hl7.Message:
 def parse_response(raw: str | bytes) -> Response:
     """Read an ACK or an ORA^R41 alert acknowledgement; anything else is `MalformedMessage`.
 
+    An ACK must have MSA-1 (table 0008) and MSA-2. An ORA^R41 (PCD-05) may instead name the
+    alert by OBR-3 (our alarm id), as alarm managers that report status without MSA do.
+
     >>> r = parse_response("MSH|^~\\\\&|AM||ALARMFILTER||20251126||ACK^R40^ACK|A1|P|2.6\\rMSA|AE|AFx.0|busy")
     >>> r.kind.value, r.code.value, r.acked_control_id, r.text
     ('ack', 'AE', 'AFx.0', 'busy')
@@ -354,27 +371,33 @@ def parse_response(raw: str | bytes) -> Response:
         kind = ResponseKind.ALERT_ACK
     else:
         raise MalformedMessage(f"expected ACK or ORA^R41, got {mtype}")
-    try:
-        msg.segment("MSA")
-    except KeyError:
-        raise MalformedMessage(f"{mtype} without an MSA segment") from None
-    code_text = _field(msg, "MSA.1")
-    try:
-        code = AckCode(code_text)
-    except ValueError:
-        raise MalformedMessage(f"MSA-1 acknowledgement code {code_text!r} is not one of HL7 table 0008") from None
-    acked = _field(msg, "MSA.2")
-    if not acked:
-        raise MalformedMessage("MSA-2 (control id of the acknowledged message) is empty")
-    text = _field(msg, "MSA.3")
+    has_msa = _has(msg, "MSA")
+    alarm_id = ""
+    if kind is ResponseKind.ALERT_ACK and _has(msg, "OBR"):  # PCD-05 names the alert in OBR-3 (or OBR-2)
+        alarm_id = msg.unescape(_field(msg, "OBR.3.R1.C1") or _field(msg, "OBR.2.R1.C1"))
+    if not has_msa and not (kind is ResponseKind.ALERT_ACK and alarm_id):
+        raise MalformedMessage(f"{mtype} without an MSA segment")
+    code, acked = AckCode.AA, ""
+    if has_msa:
+        code_text = _field(msg, "MSA.1")
+        try:
+            code = AckCode(code_text)
+        except ValueError:
+            raise MalformedMessage(f"MSA-1 acknowledgement code {code_text!r} is not one of HL7 table 0008") from None
+        acked = _field(msg, "MSA.2")
+        if not acked and not alarm_id:
+            raise MalformedMessage("MSA-2 (control id of the acknowledged message) is empty")
+    text = _field(msg, "MSA.3") if has_msa else ""
     text = text or _field(msg, "ERR.8") or _field(msg, "ERR.3")
     status = ""
-    if kind is ResponseKind.ALERT_ACK:
-        try:
-            status = str(msg.segments("OBX")[0](5)).strip().lower()
-        except (KeyError, IndexError):
-            status = ""
-    return Response(kind, code, acked, _field(msg, "MSH.10"), mtype, text, status)
+    if kind is ResponseKind.ALERT_ACK:  # an alert status, if the alarm manager gives one
+        status = (_field(msg, "OBX.5") if _has(msg, "OBX") else "") or (_field(msg, "PRT.3") if _has(msg, "PRT") else "")
+        status = status.split("^")[0].strip().lower()
+    return Response(kind, code, acked, _field(msg, "MSH.10"), mtype, text, status, alarm_id)
+
+
+def _has(msg: hl7.Message, segment_id: str) -> bool:
+    return any(str(seg[0]) == segment_id for seg in msg)
 
 
 def build_ack(received: hl7.Message, code: AckCode = AckCode.AA, text: str = "",

@@ -26,14 +26,25 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
+from hl7.mllp import InvalidBlockError, start_hl7_server
 from pydantic import BaseModel, ConfigDict
 
 from ..events.outputs import Alert
 from ..events.wire import Feedback, Vitals
 from .config import DeliveryConfig
 from .escalation import EscalationStep, Escalator
-from .messages import MalformedMessage, Response, build_oru_r40, message_control_id
-from .mllp import AckTimeout, MllpConnection
+from .messages import (
+    AckCode,
+    MalformedMessage,
+    Response,
+    ResponseKind,
+    build_ack,
+    build_oru_r40,
+    message_control_id,
+    parse_message,
+    parse_response,
+)
+from .mllp import AckTimeout, MllpConnection, parse_mllp_url
 from .queue import DiskQueue, QueuedMessage, QueueFull
 
 log = logging.getLogger(__name__)
@@ -118,6 +129,7 @@ class AlertDelivery:
         self._alerts: dict[str, dict[str, Any]] = {m.alarm_id: m.alert for m in self.queue.pending()}
         self._vitals: dict[str, tuple[float, dict[str, float]]] = {}  # bed -> (ts, values); one entry per bed
         self._error_answers: Counter[int] = Counter()  # queue seq -> AE answers so far
+        self.status_address: tuple[str, int] | None = None  # bound PCD-05 listener, while running
 
     # -- driver API (synchronous) ------------------------------------------------------
 
@@ -166,15 +178,46 @@ class AlertDelivery:
         stop = stop or asyncio.Event()
         for ev in self._wake:
             ev.set()  # pick up messages left on disk by a previous run
+        server = None
+        if self.config.status_listener:
+            host, port = parse_mllp_url(self.config.status_listener)
+            server = await start_hl7_server(self._serve_status, host, port, encoding="utf-8")
+            self.status_address = server.sockets[0].getsockname()[:2]
         workers = [asyncio.create_task(self._worker(i, stop)) for i in range(len(self.config.destinations))]
         try:
             await stop.wait()
         finally:
+            if server is not None:
+                server.close()
             for ev in self._wake:
                 ev.set()
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _serve_status(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """PCD-05 on its own connection: ACK each ORA^R41 (AA) and act on it; refuse anything else (AR)."""
+        try:
+            while True:
+                block = await reader.readblock()  # type: ignore[attr-defined]
+                try:
+                    msg = parse_message(block)
+                    resp = parse_response(block)
+                except MalformedMessage as exc:
+                    self.stats["status_malformed"] += 1
+                    log.warning("status listener: unreadable message: %s", exc)
+                    continue
+                if resp.kind is ResponseKind.ALERT_ACK:
+                    self._on_alert_ack(resp)
+                    code = AckCode.AA
+                else:
+                    code = AckCode.AR
+                writer.writeblock(str(build_ack(msg, code)).encode("utf-8"))  # type: ignore[attr-defined]
+                await writer.drain()
+        except (asyncio.IncompleteReadError, InvalidBlockError, ConnectionError, OSError, ValueError):
+            pass
+        finally:
+            writer.close()
 
     async def drain(self, timeout_seconds: float) -> bool:
         """Wait until nothing is pending (True) or the timeout passes (False)."""
@@ -288,14 +331,17 @@ class AlertDelivery:
         """An ORA^R41 arrived: acknowledgement (or refusal) by the alarm manager's clinician."""
         known = self._by_control_id.get(resp.acked_control_id)
         self.stats["alert_acks"] += 1
+        if known is None and resp.alarm_id in self._alerts:
+            current = self.escalator.attempt(resp.alarm_id)
+            known = (resp.alarm_id, current if current is not None else 0)
         if known is None:
-            log.info("ORA^R41 for unknown control id %s", resp.acked_control_id)
+            log.info("ORA^R41 for an alert we do not know (control id %r)", resp.acked_control_id)
             return
         alarm_id, attempt = known
         policy = self.config.escalation
         if resp.code.accepted and resp.status in policy.acknowledging_statuses:
             self._acknowledged(alarm_id, f"ORA^R41 {resp.code.value} {resp.status}".strip(), None)
-        elif resp.code.rejected:
+        elif resp.code.rejected or resp.status in policy.refusing_statuses:
             step = self.escalator.refused(alarm_id, attempt, f"ORA^R41 {resp.code.value}: {resp.text}")
             self._apply([step] if step else [])
         else:

@@ -309,3 +309,38 @@ def test_a_queue_file_that_is_no_longer_an_alert_is_set_aside_and_the_rest_still
         assert rx.alarm_ids == ["ok1"]
         assert audit.outcomes("broken") == ["gave_up"] and len(d.queue.failed()) == 1
     asyncio.run(main())
+
+
+def test_status_listener_takes_pcd05_on_its_own_connection(tmp_path):
+    """Alarm managers that report status on a separate socket (also without MSA, naming OBR-3)."""
+    async def main():
+        from hl7.mllp import open_hl7_connection
+
+        primary, backup = await Receiver().start(), await Receiver().start()
+        cfg = fast_config(primary.port, backup.port, timeout_seconds={"high": 30}).model_copy(
+            update={"status_listener": "mllp://127.0.0.1:0"})
+        audit = Audit()
+        d = AlertDelivery(cfg, tmp_path / "q", audit)
+        stop, task = await running(d)
+        d.submit(alert("s1"))
+        d.submit(alert("s2"))
+        d.submit(alert("s3"))
+        assert await d.drain(5)
+        assert await wait_for(lambda: d.status_address is not None)
+        reader, writer = await open_hl7_connection(*d.status_address, encoding="utf-8")
+        by_ctrl = {str(m.segment("OBR")(3)(1)(1)): m for m in primary.received}
+        for raw in (ora_r41(by_ctrl["s1"], "accepted"),  # with MSA-2
+                    b"MSH|^~\\&||AM|||20251126||ORA^R41^ORA_R41|79||2.6\rOBR|||s2^ALARMFILTER\rPRT|||Read",
+                    b"MSH|^~\\&||AM|||20251126||ORA^R41^ORA_R41|80||2.6\rOBR|||s3^ALARMFILTER\rPRT|||Delivered"):
+            writer.writeblock(raw)
+            await writer.drain()
+            ack = await asyncio.wait_for(reader.readmessage(), 2)
+            assert str(ack["MSA.1"]) == "AA"
+        writer.close()
+        d.tick(T0 + 31)
+        assert await wait_for(lambda: len(backup.received) == 1)
+        await finish(stop, task, primary, backup)
+        assert backup.alarm_ids == ["s3"]  # "delivered" is not an acknowledgement; s1 and s2 were
+        assert "acknowledged" in audit.outcomes("s1") and "acknowledged" in audit.outcomes("s2")
+        assert "status" in audit.outcomes("s3")
+    asyncio.run(main())

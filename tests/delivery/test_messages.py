@@ -46,6 +46,8 @@ def test_oru_r40_is_well_formed_and_parses_back():
     source = obx[1](5)(1)  # no measured value given: source measure + channel (CWE.9)
     assert str(obx[1](2)) == "CWE" and str(source(2)) == "MDC_ECG_HEART_RATE" and str(source(9)) == "II"
     assert values["68481"] == "start" and values["68482"] == "active"
+    assert values["68484"] == "PH" and values["68485"] == "SP"
+    assert str(msg.segment("MSH")(21)).startswith("IHE_PCD_ACM_001^IHE PCD")
     assert values["AF_SCORE"] == "0.91"
     assert values["AF_REASON_CODE"] == "evidence_supports"
     reasons = [msg.unescape(str(o(5))) for o in obx if str(o(3)(1)(1)) == "AF_REASON"]
@@ -70,7 +72,7 @@ def test_measured_value_goes_in_facet_2_with_mdc_code_and_unit():
     assert str(obx2(3)(1)(2)) == "MDC_PULS_OXIM_SAT_O2" and str(obx2(5)) == "81"
     assert str(obx2(6)(1)(2)) == "MDC_DIM_PERCENT"
     assert str(msg.segments("OBX")[0](3)(1)(2)) == "MDC_EVT_LO"
-    assert str(msg.segments("OBX")[0](8)) == "PM~SP"
+    assert str(msg.segments("OBX")[0](8)) == "L~PM~SP"
 
 
 def test_every_alarm_type_has_a_code_and_unknown_types_still_go_out():
