@@ -55,6 +55,8 @@ EVIDENCE_WINDOW_SECONDS = 60.0
 ANALYSIS_SECONDS = 16.0
 #: the ventricular run must lie in this last part of the window (alarm onset <= 10 s earlier)
 VT_TAIL_SECONDS = 10.0
+#: correlation with the pre-alarm template above which a beat looks like the patient's usual beat
+NORMAL_CORR = 0.75
 #: value of a feature that could not be measured (no usable channel)
 NOT_AVAILABLE = -999.0
 
@@ -162,7 +164,7 @@ def _normal_beat_gap(
 
     Returns (seconds, first sample, last sample).
 
-    Normal = matches the pre-alarm template (r >= 0.8), not wider than before,
+    Normal = matches the pre-alarm template (r >= NORMAL_CORR), not wider than before,
     and not premature (RR >= 75 % of the pre-alarm median RR).  A ventricular run
     has no normal beat on *any* lead for its whole length; an artifact on one
     lead leaves the normal beats visible on another.
@@ -173,7 +175,9 @@ def _normal_beat_gap(
     ref = c.context_beats
     rr_ref = float(np.median(np.diff(ref))) if ref.size >= 3 else 0.8 * c.fs_hz
     rr_prev = np.diff(np.r_[ref[-1:] if ref.size else b[:1] - int(rr_ref), b]) if b.size else np.zeros(0)
-    normal = (corr >= 0.8) & (w <= max(1.2 * base_w, base_w + 20.0)) & (rr_prev >= 0.75 * rr_ref)
+    # any early detection (an ectopic beat or a noise spike) breaks the normal run:
+    # that is what keeps a noisy lead from vouching for a normal rhythm
+    normal = (corr >= NORMAL_CORR) & (w <= max(1.2 * base_w, base_w + 20.0)) & (rr_prev >= 0.75 * rr_ref)
     nb = b[normal]
     nb = nb[(nb >= t0) & (nb < end)]
     edges = np.r_[t0, nb, end]
