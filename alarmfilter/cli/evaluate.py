@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"alarmfilter evaluate: {problem}; the filter runs the evidence-free policy", file=sys.stderr)
     if args.cv and model is None:
         raise CliError("--cv needs the model package's prior to refit; it is unavailable")
-    opts = Options(data_dir, args.mode, args.cv, args.seed, args.hold, args.jobs, args.truncate_at_alarm,
+    opts = Options(data_dir, args.mode, args.cv, args.seed, args.hold, args.jobs, 0.0 if args.truncate_at_alarm else None,
                    args.monitor_delay)
     try:
         with _progress(enabled=sys.stderr.isatty()) as hook:

@@ -60,9 +60,12 @@ class LoadedRecord:
     label: bool | None
 
 
-def load(path: Path, truncate: bool) -> LoadedRecord:
-    """Read a record; `truncate` cuts it at the alarm (as `s` records already are)."""
-    signals, units, fs_hz, alarm_type, label = load_record(path, until_alarm=truncate)
+def load(path: Path, truncate: float | None = None) -> LoadedRecord:
+    """Read a record; `truncate` = S cuts it S seconds after the alarm (0: at the alarm, as `s` records)."""
+    signals, units, fs_hz, alarm_type, label = load_record(path, until_alarm=False)
+    if truncate is not None:
+        stop = round((ALARM_TIME_SECONDS + truncate) * fs_hz)
+        signals = {k: v[:stop] for k, v in signals.items()}
     return LoadedRecord(path.name, signals, units, fs_hz, alarm_type, label)
 
 
@@ -98,7 +101,7 @@ def decide(rec: LoadedRecord, factory: EngineFactory, context_seconds: float,
                    record.audit_sample, None, features)
 
 
-def _task(args: tuple[str, tuple[Variant, ...], bool]) -> list[Outcome]:
+def _task(args: tuple[str, tuple[Variant, ...], float | None]) -> list[Outcome]:
     """One record through every variant (worker side: builds its own engines)."""
     path_s, variants, truncate = args
     path = Path(path_s)
@@ -109,7 +112,7 @@ def _task(args: tuple[str, tuple[Variant, ...], bool]) -> list[Outcome]:
     return [decide(rec, v.factory(), v.context_seconds) for v in variants]
 
 
-def run_frozen(paths: Sequence[Path], variants: Sequence[Variant], *, truncate: bool = False,
+def run_frozen(paths: Sequence[Path], variants: Sequence[Variant], *, truncate: float | None = None,
                jobs: int = 1, progress: Progress | None = None) -> dict[str, list[Outcome]]:
     """Every record through every (non-learning) variant, in `jobs` processes; order kept."""
     tasks = [(str(p), tuple(variants), truncate) for p in paths]
@@ -128,7 +131,7 @@ def run_frozen(paths: Sequence[Path], variants: Sequence[Variant], *, truncate: 
     return {v.name: [r[i] for r in results] for i, v in enumerate(variants)}
 
 
-def run_prequential(paths: Iterable[Path], variant: Variant, model: AlarmModel, *, truncate: bool = False,
+def run_prequential(paths: Iterable[Path], variant: Variant, model: AlarmModel, *, truncate: float | None = None,
                     progress: Progress | None = None) -> list[Outcome]:
     """Decide each record, then give its label as feedback; one shared model learns as it goes.
 

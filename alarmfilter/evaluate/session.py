@@ -43,7 +43,7 @@ class Options:
     seed: int = 0
     hold_seconds: float = 0.0
     jobs: int = 1
-    truncate: bool = False  # cut every record at the alarm before replaying it
+    truncate: float | None = None  # cut every record this many seconds after the alarm first
     monitor_delay_seconds: float = MONITOR_DELAY_SECONDS
     baselines: bool = True
     records: tuple[str, ...] | None = None  # a subset of RECORDS (tests, benchmarks)

@@ -37,13 +37,25 @@ def test_truncating_at_the_alarm_changes_no_hold0_decision(dev: Path, model) -> 
     names = tuple(n for n in HANDFUL if (dev / f"{n}.hea").exists())
     assert len(names) >= 8
     full = evaluate(Options(dev, records=names, jobs=2), model)  # processes change nothing either
-    cut = evaluate(Options(dev, records=names, truncate=True), model)
+    cut = evaluate(Options(dev, records=names, truncate=0.0), model)
     got = [(o.record, o.forwarded, o.score, o.reasons) for o in full.outcomes[FILTER]]
     assert got == [(o.record, o.forwarded, o.score, o.reasons) for o in cut.outcomes[FILTER]]
     assert all(o.features for o in full.outcomes[FILTER])  # every record was really scored
     # the data after the alarm did reach the engines: the 10-s monitor delay, which may use it, changes
     monitor_full = [(o.forwarded, o.reasons) for o in full.outcomes[MONITOR_DELAY]]
     assert monitor_full != [(o.forwarded, o.reasons) for o in cut.outcomes[MONITOR_DELAY]]
+
+
+def test_decisions_use_no_data_beyond_the_hold(dev: Path, model) -> None:  # type: ignore[no-untyped-def]
+    """The monitor-delay baseline reads the seconds after the alarm: its engines must stop at the delay."""
+    names = tuple(n for n in HANDFUL if (dev / f"{n}.hea").exists())
+    opts = {"records": names, "monitor_delay_seconds": 6.0, "hold_seconds": 6.0}
+    full = evaluate(Options(dev, **opts), model)  # type: ignore[arg-type]
+    cut = evaluate(Options(dev, truncate=6.0, **opts), model)  # type: ignore[arg-type]
+    for name in (MONITOR_DELAY, FILTER):
+        assert [(o.forwarded, o.score, o.reasons) for o in full.outcomes[name]] == \
+            [(o.forwarded, o.score, o.reasons) for o in cut.outcomes[name]]
+    assert any("6 s after the alarm" in " ".join(o.reasons) for o in full.outcomes[MONITOR_DELAY])
 
 
 @pytest.mark.slow
@@ -74,7 +86,7 @@ def test_missing_prior_fails_open_and_says_so(dev: Path, tmp_path: Path, capsys:
     bad.write_text("{not json")
     factory = engine_factory(prior_path=bad)
     assert "unreadable" in capsys.readouterr().err
-    out = decide(load(dev / "v131l", truncate=False), factory, context_seconds=40.0)
+    out = decide(load(dev / "v131l"), factory, context_seconds=40.0)
     assert out.forwarded and out.reason_code == "no_evidence_policy"
-    out = decide(load(dev / "v131l", truncate=False), engine_factory(), context_seconds=40.0)
+    out = decide(load(dev / "v131l"), engine_factory(), context_seconds=40.0)
     assert out.reason_code in ("evidence_supports", "evidence_against") and out.features
