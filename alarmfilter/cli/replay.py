@@ -152,7 +152,8 @@ class MeteredWard:
 
     def _count(self, outputs: list[Output]) -> None:
         now = self.clock()
-        self.metrics.observe(outputs, wall_now=now)
+        if outputs:
+            self.metrics.observe(outputs, wall_now=now)
         if now - self._last_refresh >= REFRESH_SECONDS:
             self.refresh()
 

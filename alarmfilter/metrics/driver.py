@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client import REGISTRY, CollectorRegistry, Gauge
 
 from ..events.outputs import Alert, DeadLetter, DecisionRecord, Output, TechnicalAlarm
 from ..events.types import FAIL_OPEN_CODES, AlarmType, Decision, Priority, ReasonCode
@@ -73,7 +73,7 @@ class _Seen:
     priority: str
     decision: str
     audit_sample: bool
-    technical: bool
+    auditable: bool  # counts toward the audit estimates (non-lethal physiological types)
 
 
 class DriverMetrics:
@@ -128,17 +128,20 @@ class DriverMetrics:
     def observe(self, outputs: Iterable[Output], wall_now: float | None = None) -> None:
         """Count what the engines output. `wall_now` (driver's clock) enables latency, where meaningful."""
         m, u = self.m, self.unit
+        decided = False
         for o in outputs:
             m.outputs.labels(u, o.kind).inc()
             if isinstance(o, DecisionRecord):
                 self._on_decision(o, wall_now)
+                decided = True
             elif isinstance(o, TechnicalAlarm):
                 m.technical_alarms.labels(u, type_label(o.type)).inc()
             elif isinstance(o, DeadLetter):
                 m.dead_letters.labels(u, DeadLetterReason.of(o.error).value).inc()
             elif isinstance(o, Alert):
                 pass  # counted through its decision record
-        self._publish_estimates()
+        if decided:
+            self._publish_estimates()
 
     def _on_decision(self, d: DecisionRecord, wall_now: float | None) -> None:
         m, u = self.m, self.unit
@@ -160,8 +163,9 @@ class DriverMetrics:
             m.bed_alarms.labels(u, self._bed_label(d.bed), decision).inc()
         if not self._explicit_model and d.model_version.split("+", 1)[0][:64] != self._model_version:
             self._show_model(d.model_version)
-        technical = _value(d.reason_code) == ReasonCode.TECHNICAL_ALARM.value
-        if not technical:
+        known = AlarmType.parse(d.type)
+        auditable = known is not None and not known.is_technical and not known.is_lethal
+        if auditable:  # lethal types are never audit-sampled, so the audit says nothing about them
             c = self.counts
             if d.audit_sample:
                 c.audit_sampled += 1
@@ -169,7 +173,7 @@ class DriverMetrics:
                 c.suppressed += 1
             else:
                 c.forwarded += 1
-        self._seen[d.alarm_id] = _Seen(atype, prio, decision, d.audit_sample, technical)
+        self._seen[d.alarm_id] = _Seen(atype, prio, decision, d.audit_sample, auditable)
         if len(self._seen) > MAX_REMEMBERED_DECISIONS:
             self._seen.popitem(last=False)
 
@@ -202,7 +206,7 @@ class DriverMetrics:
                 continue
             audit = "true" if seen.audit_sample else "false"
             m.feedback.labels(u, seen.alarm_type, seen.priority, seen.decision, audit, actionable).inc()
-            if seen.technical:
+            if not seen.auditable:
                 continue
             if seen.audit_sample:
                 c.audit_true += fb.actionable
@@ -213,16 +217,22 @@ class DriverMetrics:
         self._publish_estimates()
 
     def _publish_estimates(self) -> None:
-        m, u = self.m, self.unit
+        m = self.m
         missed = self.counts.missed_true_ratio()
-        if missed is not None:
-            point, lower, upper = missed
-            m.missed_true.labels(u, OWN_ESTIMATOR).set(point)
-            m.missed_true_lower.labels(u, OWN_ESTIMATOR).set(lower)
-            m.missed_true_upper.labels(u, OWN_ESTIMATOR).set(upper)
-        fas = self.counts.false_alarm_suppression_ratio()
-        if fas is not None:
-            m.false_alarm_suppression.labels(u, OWN_ESTIMATOR).set(fas)
+        point, lower, upper = missed if missed is not None else (None, None, None)
+        for gauge, value in ((m.missed_true, point), (m.missed_true_lower, lower), (m.missed_true_upper, upper),
+                             (m.false_alarm_suppression, self.counts.false_alarm_suppression_ratio())):
+            self._show(gauge, OWN_ESTIMATOR, value)
+
+    def _show(self, gauge: Gauge, estimator: str, value: float | None) -> None:
+        """Set an estimate, or drop its series while it is unknown (a stale figure would mislead)."""
+        if value is not None:
+            gauge.labels(self.unit, estimator).set(value)
+            return
+        try:
+            gauge.remove(self.unit, estimator)
+        except KeyError:
+            pass
 
     def set_audit_estimate(
         self,
@@ -276,9 +286,10 @@ class DriverMetrics:
             m.audit_fraction.labels(u).set(audit)
         if totals.get(STAT_POPULATION):
             est = estimate_from_stats(totals)
-            m.missed_true.labels(u, IPW_ESTIMATOR).set(est.missed_share)
-            m.missed_true_lower.labels(u, IPW_ESTIMATOR).set(est.missed_share_low)
-            m.missed_true_upper.labels(u, IPW_ESTIMATOR).set(est.missed_share_high)
+            informative = est.informative or est.suppressed == 0
+            self._show(m.missed_true, IPW_ESTIMATOR, est.missed_share if informative else None)
+            self._show(m.missed_true_lower, IPW_ESTIMATOR, est.missed_share_low if informative else None)
+            self._show(m.missed_true_upper, IPW_ESTIMATOR, est.missed_share_high if informative else None)
 
     def _export_deltas(self, owner: int, prefix: str, stats: Counter[str]) -> None:
         for key, value in list(stats.items()):

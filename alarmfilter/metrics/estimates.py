@@ -38,7 +38,11 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
 
 @dataclass
 class AuditCounts:
-    """Cumulative counts of one driver: decisions (non-technical alarms only) and their labels."""
+    """Cumulative counts of one driver's audited population and its labels.
+
+    Only non-lethal physiological alarm types count: lethal types are never audit-sampled and
+    technical alarms are always forwarded, so the audit says nothing about them.
+    """
 
     suppressed: int = 0
     audit_sampled: int = 0

@@ -102,6 +102,13 @@ class PrometheusServer:
             return [{"metric": {}, "value": result}]
         return list(result)
 
+    def rules(self) -> list[dict[str, Any]]:
+        """Every loaded recording and alerting rule with its health and last error."""
+        with urllib.request.urlopen(f"{self.url}/api/v1/rules", timeout=5) as r:
+            body = json.load(r)
+        assert body["status"] == "success", body
+        return [rule for group in body["data"]["groups"] for rule in group["rules"]]
+
     def query_range(self, expr: str, seconds: float = 30.0) -> list[dict[str, Any]]:
         now = time.time()
         params = {"query": expr, "start": f"{now - seconds:.3f}", "end": f"{now:.3f}", "step": "1"}

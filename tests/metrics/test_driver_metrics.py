@@ -113,6 +113,18 @@ def test_feedback_joined_with_decisions_and_estimates(reg: CollectorRegistry) ->
     assert fas == pytest.approx(9 / (9 + 1 + 6))
 
 
+def test_estimate_dropped_while_unknown_and_lethal_types_left_out(reg: CollectorRegistry) -> None:
+    m = DriverMetrics(registry=reg)
+    m.observe([decision("f1"), decision("l1", "suppress", type="asystole", priority="high")])
+    m.observe_feedback(feedback("ICU1-01", T0, "f1", True))
+    assert reg.get_sample_value("alarmfilter_estimated_missed_true_ratio",  # nothing auditable suppressed
+                                {"unit": "ICU", "estimator": "audit_ratio"}) == 0.0
+    m.observe([decision("s1", "suppress")])  # suppressed, and no audit label yet: unknown, not a stale 0
+    assert reg.get_sample_value("alarmfilter_estimated_missed_true_ratio",
+                                {"unit": "ICU", "estimator": "audit_ratio"}) is None
+    assert m.counts.suppressed == 1 and m.counts.forwarded == 1
+
+
 def test_set_audit_estimate_validates(reg: CollectorRegistry) -> None:
     m = DriverMetrics(registry=reg)
     m.set_audit_estimate(0.03, lower=0.01, upper=0.08, estimator="ipw")

@@ -120,6 +120,10 @@ def test_dashboards_and_rules_on_real_prometheus(tmp_path: Path) -> None:
         prom.wait_for("max(alarmfilter_model_snapshot_timestamp_seconds)", snapshot_ts)
         prom.wait_for("count(unit:alarmfilter_alarms_in_per_bed_day:rate1h)")
 
+        # every rule loaded and evaluates without error on live data
+        rules = prom.rules()
+        assert len(rules) == 15 and all(r["health"] == "ok" for r in rules), [
+            (r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
         # every panel's every query returns data, and at least one finite value
         checked = 0
         for name in ("alarm-burden.json", "filter-health.json"):
@@ -174,7 +178,9 @@ def test_dashboards_and_rules_on_real_prometheus(tmp_path: Path) -> None:
                           "topic", "model_version", "bed", "le"}
         assert {s["metric"]["__name__"] for s in series if "bed" in s["metric"]} == {"alarmfilter_bed_alarms_total"}
         print(f"\nlive prometheus test: fed in {fed_seconds:.1f} s, {checked} panel queries, "
-              f"{len(decisions)} decisions, total {time.monotonic() - started:.1f} s")
+              f"{len(decisions)} decisions {dict(by_decision)}, {audits} audit samples, {labels_in:.0f} labels, "
+              f"missed-true estimates {prom.query('alarmfilter_estimated_missed_true_ratio')}, "
+              f"total {time.monotonic() - started:.1f} s")
     finally:
         prom.stop()
         metrics.close()
