@@ -90,6 +90,11 @@ class LearningScorer:
         self.hold_seconds = hold_seconds
 
     @property
+    def model(self) -> ModelLifecycle:
+        """The lifecycle, under the name drivers look for (its `stats` and `fallen_back` are exported)."""
+        return self.lifecycle
+
+    @property
     def model_version(self) -> str:
         return self.lifecycle.version
 

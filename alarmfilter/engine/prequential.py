@@ -77,6 +77,27 @@ class ExperimentResult:
         t = sum(q.true_alarms for q in self.quarters)
         return sum(q.true_forwarded for q in self.quarters) / t if t else 1.0
 
+    def as_dict(self) -> dict[str, object]:
+        """Plain JSON-ready figures (for the evaluation report)."""
+        e = self.estimate
+        return {
+            "quarters": [
+                {"alarms": q.alarms, "false_alarms": q.false_alarms, "false_suppressed": q.false_suppressed,
+                 "false_suppressed_pct": round(q.false_suppressed_pct, 1), "true_alarms": q.true_alarms,
+                 "true_forwarded": q.true_forwarded, "sensitivity": round(q.sensitivity, 4)}
+                for q in self.quarters
+            ],
+            "sensitivity": round(self.sensitivity, 4),
+            "missed_true": self.missed_true,
+            "missed_true_estimate": round(e.missed_true, 2),
+            "missed_true_ci": [round(e.missed_true_low, 2), round(e.missed_true_high, 2)],
+            "confidence": e.confidence,
+            "audit_samples": self.audit_samples,
+            "audit_labelled": e.audited_labelled,
+            "model_version": self.final_version,
+            "fallback_reason": self.fallback_reason,
+        }
+
 
 def _scenarios(rng: random.Random, n_alarms: int, n_beds: int, hidden_real_rate: float) -> list[Scenario]:
     out = []

@@ -367,6 +367,10 @@ class SnapshotStore:
             old.unlink(missing_ok=True)
         return path
 
+    def maybe_save(self, lifecycle: ModelLifecycle, now_ts: float) -> Path | None:
+        """The periodic snapshot: call from the driver's loop or timer with event (or wall) time."""
+        return self.save(lifecycle, now_ts) if lifecycle.snapshot_due(now_ts) else None
+
     def load(self, lifecycle: ModelLifecycle, path: str | Path) -> str:
         """Restore one file; `SnapshotError` (model kept) if unreadable, unsigned or not a model."""
         try:

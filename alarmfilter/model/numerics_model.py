@@ -162,15 +162,81 @@ class NumericsModel:
         )
 
 
+#: what only the engine knows about an alarm, offered to the arrhythmia scores as learned offsets
+CONTEXT_FEATURES: tuple[tuple[str, float, float], ...] = (("fault_on_source", 0.0, 1.0), ("reraise_count", 0.0, 10.0))
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
+
+
+class ContextOffsets:
+    """Learned logit offsets, per arrhythmia type, for a technical fault on the source sensor and
+    for re-raises.  They start at zero (the prior's scores unchanged) and move only on labelled
+    alarms that carry the context, by SGD on the logistic loss with the arrhythmia model's logit
+    held fixed, bounded to +-``max_abs``.
+
+    >>> c = ContextOffsets()
+    >>> c.offset({"fault_on_source": 1.0}, "asystole")
+    0.0
+    >>> for _ in range(30):
+    ...     c.learn_one({"fault_on_source": 1.0}, False, "asystole", base_logit=0.5)
+    >>> c.offset({"fault_on_source": 1.0}, "asystole") < -0.5, c.offset({"fault_on_source": 0.0}, "asystole")
+    (True, 0.0)
+    """
+
+    def __init__(self, weights: dict[str, dict[str, float]] | None = None, lr: float = 0.1,
+                 max_abs: float = 4.0) -> None:
+        self.weights = {t: dict(w) for t, w in (weights or {}).items()}
+        self.lr = lr
+        self.max_abs = max_abs
+
+    @staticmethod
+    def _x(x: Mapping[str, Any]) -> dict[str, float]:
+        out = {}
+        for k, lo, hi in CONTEXT_FEATURES:
+            v = x.get(k)
+            if v is not None and math.isfinite(float(v)) and float(v) != NOT_AVAILABLE:
+                out[k] = min(max(float(v), lo), hi)
+        return out
+
+    def offset(self, x: Mapping[str, Any], alarm_type: str) -> float:
+        w = self.weights.get(alarm_type, {})
+        return sum(w.get(k, 0.0) * v for k, v in self._x(x).items())
+
+    def learn_one(self, x: Mapping[str, Any], y: bool, alarm_type: str, base_logit: float) -> None:
+        xs = {k: v for k, v in self._x(x).items() if v}
+        if not xs:
+            return
+        w = self.weights.setdefault(alarm_type, {})
+        z = base_logit + self.offset(x, alarm_type)
+        g = 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0))) - float(y)
+        for k, v in xs.items():
+            w[k] = min(self.max_abs, max(-self.max_abs, w.get(k, 0.0) - self.lr * g * v))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"weights": {t: dict(sorted(w.items())) for t, w in sorted(self.weights.items())},
+                "lr": self.lr, "max_abs": self.max_abs}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ContextOffsets:
+        return cls({t: {k: float(v) for k, v in w.items()} for t, w in d["weights"].items()},
+                   float(d["lr"]), float(d["max_abs"]))
+
+
 class WardModel:
     """Arrhythmia model + threshold-alarm model behind one interface, routed by alarm type.
 
-    Anything neither knows scores p = 1 (forward).
+    Arrhythmia scores also take the engine's context (a technical fault on the source sensor,
+    re-raises) through learned `ContextOffsets`.  Anything neither model knows scores p = 1.
     """
 
-    def __init__(self, arrhythmia: AlarmModel | None = None, numerics: NumericsModel | None = None) -> None:
+    def __init__(self, arrhythmia: AlarmModel | None = None, numerics: NumericsModel | None = None,
+                 context: ContextOffsets | None = None) -> None:
         self.arrhythmia = arrhythmia or AlarmModel()
         self.numerics = numerics or NumericsModel()
+        self.context = context or ContextOffsets()
         self.n_learned = 0
 
     @property
@@ -180,7 +246,12 @@ class WardModel:
     def predict_proba_one(self, x: Mapping[str, Any], alarm_type: str) -> dict[bool, float]:
         if alarm_type in NUMERICS_SPEC:
             return self.numerics.predict_proba_one(x, alarm_type)
-        return self.arrhythmia.predict_proba_one(x, alarm_type)
+        p = self.arrhythmia.predict_proba_one(x, alarm_type)[True]
+        off = self.context.offset(x, alarm_type)
+        if p >= 1.0 or off == 0.0:  # no model or no signal stays a forward
+            return {False: 1.0 - p, True: p}
+        p = 1.0 / (1.0 + math.exp(-max(min(_logit(p) + off, 50.0), -50.0)))
+        return {False: 1.0 - p, True: p}
 
     def contributions_one(self, x: Mapping[str, Any], alarm_type: str) -> dict[str, float]:
         if alarm_type in NUMERICS_SPEC:
@@ -189,17 +260,21 @@ class WardModel:
 
     def learn_one(self, x: Mapping[str, Any], y: bool, alarm_type: str) -> None:
         if not self.numerics.learn_one(x, y, alarm_type):
+            p = self.arrhythmia.predict_proba_one(x, alarm_type)[True]
+            if p < 1.0:
+                self.context.learn_one(x, y, alarm_type, _logit(p))
             self.arrhythmia.learn_one(x, y, alarm_type)
         self.n_learned += 1
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": WARD_FORMAT, "arrhythmia": self.arrhythmia.to_dict(),
-                "numerics": self.numerics.to_dict(), "n_learned": self.n_learned}
+                "numerics": self.numerics.to_dict(), "context": self.context.to_dict(), "n_learned": self.n_learned}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> WardModel:
         if d.get("format") != WARD_FORMAT:
             raise ValueError(f"unsupported ward model format {d.get('format')!r}")
-        m = cls(AlarmModel.from_dict(d["arrhythmia"]), NumericsModel.from_dict(d["numerics"]))
+        m = cls(AlarmModel.from_dict(d["arrhythmia"]), NumericsModel.from_dict(d["numerics"]),
+                ContextOffsets.from_dict(d["context"]))
         m.n_learned = int(d.get("n_learned", 0))
         return m

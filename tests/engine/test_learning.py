@@ -176,3 +176,29 @@ def test_prequential_ward_experiment():
     assert all(x.sensitivity >= 0.95 for x in q) and r.sensitivity >= 0.98
     assert r.audit_samples > 0 and r.estimate.informative
     assert r.estimate.missed_true_low <= r.missed_true <= r.estimate.missed_true_high
+
+
+def test_arrhythmia_scores_take_a_fault_on_the_source_lead_into_account_once_learned():
+    from tests.helpers import waveform
+
+    eng, lc = make()
+    t = T0
+    scores = []
+    for i in range(12):
+        for k in range(20):
+            eng.feed(waveform(BED, t + k))
+        t += 20
+        eng.feed(alarm(t - 2, f"lo{i}", type="leads_off", priority="technical"))
+        out = eng.feed(alarm(t, f"as{i}", type="asystole", priority="high")) + eng.flush()
+        d = decision(out, f"as{i}")
+        assert any("leads_off" in r for r in d.reasons) or d.decision == Decision.FORWARD
+        scores.append(d.score)
+        eng.feed(feedback(BED, t + 5, f"as{i}", False))
+        t += 100  # a gap: the next stretch of waveform starts afresh
+    assert eng.alarms["as0"].features["fault_on_source"] == 1.0
+    assert lc.learned.context.weights["asystole"]["fault_on_source"] < 0
+    x = dict(eng.alarms["as11"].features)
+    with_fault = lc.predict_proba_one(x, "asystole")[True]
+    without = lc.predict_proba_one({**x, "fault_on_source": 0.0}, "asystole")[True]
+    assert with_fault < without  # the same signals, scored lower once leads-off is known to mislead
+    assert all(0.0 <= s <= 1.0 for s in scores)
