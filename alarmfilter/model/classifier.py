@@ -24,7 +24,7 @@ import numpy as np
 from river import linear_model, optim, preprocessing, utils
 from scipy import optimize
 
-from alarmfilter.model.features import MODEL_FEATURES, select_features
+from alarmfilter.model.features import FEATURE_SIGNS, MODEL_FEATURES, select_features
 
 FORMAT = "alarmfilter.model/1"
 #: learning rate for online feedback updates (small: one label must not flip a type)
@@ -59,6 +59,10 @@ class TypeModel:
     def learn_one(self, x: dict[str, float], y: bool, w: float = 1.0) -> None:
         self.scaler.learn_one(x)
         self.logreg.learn_one(self.scaler.transform_one(x), bool(y), w=w)
+        # keep the physiological direction of every weight (see FEATURE_SIGNS)
+        for k, sign in FEATURE_SIGNS.items():
+            if k in self.logreg._weights and sign * self.logreg._weights[k] < 0:
+                self.logreg._weights[k] = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -181,8 +185,9 @@ class AlarmModel:
         return cls.from_dict(json.loads(text))
 
 
-def _fit_logistic(X: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
-    """Class-balanced L2 logistic regression by L-BFGS (deterministic)."""
+def _fit_logistic(X: np.ndarray, y: np.ndarray, l2: float,
+                  signs: list[int] | None = None) -> tuple[np.ndarray, float]:
+    """Class-balanced L2 logistic regression by L-BFGS-B (deterministic), weights sign-constrained."""
     n_pos, n_neg = max(int(y.sum()), 1), max(int((~y).sum()), 1)
     sw = np.where(y, 0.5 / n_pos, 0.5 / n_neg)
     ys = np.where(y, 1.0, -1.0)
@@ -195,7 +200,10 @@ def _fit_logistic(X: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, 
         g = np.r_[X.T @ s + l2 * w, np.sum(s)]
         return float(np.sum(sw * lo) + 0.5 * l2 * w @ w), g
 
-    res = optimize.minimize(loss, np.zeros(X.shape[1] + 1), jac=True, method="L-BFGS-B")
+    sg = signs or [0] * X.shape[1]
+    bounds = [(0.0, None) if v > 0 else (None, 0.0) if v < 0 else (None, None) for v in sg]
+    res = optimize.minimize(loss, np.zeros(X.shape[1] + 1), jac=True, method="L-BFGS-B",
+                            bounds=[*bounds, (None, None)])
     return res.x[:-1], float(res.x[-1])
 
 
@@ -210,7 +218,7 @@ def fit_type(rows: list[tuple[dict[str, float], bool]], features: tuple[str, ...
     if y.all() or (~y).all() or len(rows) < 2:
         w, b = np.zeros(len(features)), (4.0 if y.all() or len(rows) < 2 else -4.0)
     else:
-        w, b = _fit_logistic(X, y, l2)
+        w, b = _fit_logistic(X, y, l2, [FEATURE_SIGNS.get(k, 0) for k in features])
     tm.logreg._weights = utils.VectorDict({k: float(v) for k, v in zip(features, w)})
     tm.logreg.intercept = b
     return tm

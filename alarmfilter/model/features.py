@@ -35,6 +35,19 @@ MODEL_SPEC: dict[str, tuple[tuple[str, float, float], ...]] = {
         ("vf_lowband_max", 0.0, 1.0),
     ),
 }
+#: physiological direction of each feature: +1 = larger value, more likely a true
+#: alarm.  The fit is constrained to these signs (monotone in physiology), so a
+#: handful of odd records cannot teach that a faster rate argues against tachycardia.
+FEATURE_SIGNS: dict[str, int] = {
+    "asy_ecg_gap_min_s": 1,
+    "asy_pulse_gap_min_s": 1,
+    "brady_hr5_median_bpm": -1,
+    "tachy_hr17_median_bpm": 1,
+    "vt_normal_gap_min_s": 1,
+    "vt_pulse_during_disturbance": 1,
+    "pulse_gap_any_min_s": 1,
+    "vf_lowband_max": 1,
+}
 #: features entered as log(clipped value): ratios and disturbances, where 0.03
 #: versus 0.2 (an untouched versus a slightly changed pulse) is the big step
 LOG_FEATURES = frozenset({"vt_pulse_during_disturbance", "vt_pulse_disturbance_min"})

@@ -91,3 +91,16 @@ def test_shipped_prior_loads_and_has_thresholds() -> None:
     assert set(m.thresholds) >= {"asystole", "ventricular_flutter_fib", "ventricular_tachycardia"}
     assert m.version.startswith("prior-")
     assert len(PRIOR_PATH.read_bytes()) < 50_000
+
+
+def test_weights_keep_their_physiological_sign_in_fit_and_online() -> None:
+    """Four odd tachycardia records must not teach that a faster rate argues against tachycardia."""
+    rows = [("extreme_tachycardia", {"tachy_hr17_median_bpm": hr}, y)
+            for hr, y in [(150, True), (155, True), (160, True), (145, True), (200, False), (210, False)]]
+    m = fit_prior(rows)
+    assert m.types["extreme_tachycardia"].logreg.weights["tachy_hr17_median_bpm"] >= 0.0
+    for _ in range(50):
+        m.learn_one({"tachy_hr17_median_bpm": 230.0}, False, "extreme_tachycardia")
+    assert m.types["extreme_tachycardia"].logreg.weights["tachy_hr17_median_bpm"] >= 0.0
+    m2 = fit_prior(_rows())
+    assert m2.types["asystole"].logreg.weights["asy_ecg_gap_min_s"] > 0.0
