@@ -116,3 +116,24 @@ def test_real_asystole_records() -> None:
     assert extract_evidence(t, s, u, fs, len(s["II"])).features["asy_ecg_gap_min_s"] > 8.0
     s, u, fs, t, _ = load_record(DATA / "a311l")
     assert extract_evidence(t, s, u, fs, len(s["II"])).features["asy_gap_min_s"] < 1.0
+
+
+@pytest.mark.parametrize("seconds", [0.5, 3.0, 12.0])
+@pytest.mark.parametrize("alarm_type", ALARM_TYPES)
+def test_short_windows_still_give_finite_features(seconds: float, alarm_type: str) -> None:
+    """At stream start the engine may hold only a few seconds: no crash, no NaN."""
+    n = int(seconds * FS)
+    sig = {k: v[-n:] for k, v in _bed(beat_times(SEC, 90.0)).items()}
+    ev = extract_evidence(alarm_type, sig, UNITS, FS, n)
+    assert all(math.isfinite(v) for v in ev.features.values())
+    if seconds < 2.0:
+        assert ev.features["n_ecg_usable"] == 0.0 and ev.features["n_pulse_usable"] == 0.0
+
+
+def test_all_missing_and_unknown_channels_are_tolerated() -> None:
+    n = int(SEC * FS)
+    sig = {"II": np.full(n, np.nan), "RESP": np.sin(np.arange(n) / 100.0), "XYZ": np.zeros(n)}
+    ev = extract_evidence("ventricular_tachycardia", sig, {"II": "mV"}, FS, n)
+    assert ev.features["n_ecg_usable"] == 0.0
+    assert all(math.isfinite(v) for v in ev.features.values())
+    assert extract_evidence("asystole", {}, {}, FS, 0).features["window_seconds"] == 0.0
