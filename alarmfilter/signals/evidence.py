@@ -117,7 +117,7 @@ def _asystole(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], end:
     f["asy_ecg_gap_min_s"] = _na(min(e, default=None))
     f["asy_ecg_gap_max_s"] = _na(max(e, default=None))
     f["asy_pulse_gap_min_s"] = _na(min(p, default=None))
-    f["asy_gap_min_s"] = _na(min(e + p, default=None))
+    f["asy_gap_min_s"] = _na(min(e + p, default=None))  # ECG leads and trusted pulses
     if p:
         best = min(trusted, key=lambda c: gaps[c.name])
         n = best.beats.size
