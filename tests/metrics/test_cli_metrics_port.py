@@ -69,13 +69,14 @@ def test_replay_serves_metrics_matching_its_outputs(tmp_path: Path) -> None:
         proc.wait(timeout=10)
 
 
-def test_bad_metrics_port_is_one_line_error(tmp_path: Path) -> None:
+def test_bad_metrics_port_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from alarmfilter.cli import main
+
     events = tmp_path / "e.jsonl"
     events.write_text(line(alarm("ICU1-01", T0)) + "\n")
-    res = subprocess.run([sys.executable, "-m", "alarmfilter", "replay", str(events), "--out", str(tmp_path / "o"),
-                          "--metrics-port", "70000"], check=False, capture_output=True, text=True, timeout=60, cwd=REPO)
-    assert res.returncode == 2
-    assert res.stderr.strip().count("\n") == 0 and "--metrics-port 70000" in res.stderr
+    assert main(["replay", str(events), "--out", str(tmp_path / "o"), "--metrics-port", "70000"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--metrics-port 70000" in err
 
 
 def test_demo_serves_metrics_matching_its_summary(tmp_path: Path) -> None:
@@ -101,3 +102,19 @@ def test_demo_serves_metrics_matching_its_summary(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_busy_metrics_port_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    from alarmfilter.cli import main
+
+    events = tmp_path / "e.jsonl"
+    events.write_text(line(alarm("ICU1-01", T0)) + "\n")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["replay", str(events), "--out", str(tmp_path / "o"), "--metrics-port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"cannot serve metrics on 127.0.0.1:{port}" in err
