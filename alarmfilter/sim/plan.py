@@ -155,7 +155,10 @@ def plan_bed(config: SimConfig, index: int, real: RealData) -> BedPlan:
     plan.items, plan.expected = _schedule(config, rng, plan, real)
     _place(config, plan, rng)
     for item in plan.items:
-        _render_numerics(plan, item, rng)
+        if item.record is not None:
+            _record_numerics(config, plan, item, real)
+        else:
+            _render_numerics(plan, item, rng)
     _alarms(config, plan)
     return plan
 
@@ -351,6 +354,21 @@ def _render_numerics(plan: BedPlan, item: Item, rng: np.random.Generator) -> Non
         for k in blank:
             if k in meas:
                 meas[k][s : s + n] = np.nan
+
+
+def _record_numerics(config: SimConfig, plan: BedPlan, item: Item, real: RealData) -> None:
+    """Over a spliced real record, the vitals show what a monitor would have derived from it."""
+    assert item.record is not None and real.records is not None
+    numerics, before, fs = real.records.numerics(item.record.name, config.context_seconds,
+                                                 min(item.record.tail_seconds, config.after_seconds))
+    first = item.start + item.alarm_offset - before // round(fs)
+    for key, v in numerics.items():
+        if key not in plan.phys:
+            continue
+        idx = first + np.arange(len(v))
+        ok = np.isfinite(v) & (idx >= 0) & (idx < plan.seconds)
+        for d in (plan.phys, plan.measured):
+            d[key][idx[ok]] = v[ok]
 
 
 def alarm_id(config: SimConfig, bed: str, second: int, alarm_type: AlarmType) -> str:

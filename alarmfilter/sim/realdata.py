@@ -49,6 +49,7 @@ class RecordPool:
         default_factory=OrderedDict
     )
     _sample: dict[str, tuple[dict[str, FloatArray], dict[str, str], float]] = field(default_factory=dict)
+    _numerics: dict[tuple[str, float, float], tuple[dict[str, FloatArray], int, float]] = field(default_factory=dict)
 
     def by_kind(self, alarm_type: str, label: bool) -> list[RecordInfo]:
         return [r for r in self.records if r.alarm_type == alarm_type and r.label == label]
@@ -78,6 +79,19 @@ class RecordPool:
         if len(self._cache) > RECORD_CACHE:
             self._cache.popitem(last=False)
         return out
+
+    def numerics(
+        self, name: str, before_seconds: float, after_seconds: float
+    ) -> tuple[dict[str, FloatArray], int, float]:
+        """`record_numerics` of a segment, its samples before the alarm and its rate.
+
+        Memoised: a record recurs on many beds, and its numerics are a few hundred floats.
+        """
+        key = (name, before_seconds, after_seconds)
+        if key not in self._numerics:
+            signals, _, fs_hz, before = self.segment(name, before_seconds, after_seconds)
+            self._numerics[key] = (record_numerics(signals, fs_hz), before, fs_hz)
+        return self._numerics[key]
 
 
 @dataclass
@@ -205,3 +219,65 @@ def _load_mimic(path: Path) -> tuple[str, dict[str, FloatArray]] | None:
     if "abp_sys_mmhg" not in out or not np.isfinite(out["abp_sys_mmhg"]).all():
         return None
     return path.name, out
+
+
+ECG_NAMES = ("II", "I", "III", "V", "MCL", "aVF", "aVR", "aVL")
+
+
+def _rate_per_second(beats_s: FloatArray, n_seconds: int, lookback_seconds: float = 5.0) -> FloatArray:
+    """A monitor-style rate at the end of each second: 60 / median beat interval of the last 5 s.
+
+    >>> _rate_per_second(np.arange(0.0, 10.0, 0.5), 10, 5.0)[[0, 5, 9]].tolist()
+    [120.0, 120.0, 120.0]
+    >>> _rate_per_second(np.array([0.2, 1.2, 2.2, 8.5]), 10, 5.0)[[1, 2, 8]].tolist()
+    [nan, 60.0, nan]
+    """
+    out = np.full(n_seconds, np.nan)
+    if beats_s.size < 2:
+        return out
+    rr = np.diff(beats_s)
+    ends = beats_s[1:]
+    for s in range(n_seconds):
+        sel = rr[(ends > s + 1 - lookback_seconds) & (ends <= s + 1)]
+        if sel.size >= 2:
+            out[s] = 60.0 / float(np.median(sel))
+    return out
+
+
+def record_numerics(signals: dict[str, FloatArray], fs_hz: float) -> dict[str, FloatArray]:
+    """Per-second HR, pulse and ABP a monitor would have shown for a real record's stretch.
+
+    So the vitals stream agrees with the real waveform spliced in (e.g. HR 160 during a real
+    VT). Seconds the signals cannot give stay NaN (the baseline is kept there).
+    """
+    from ..signals.beats import pulse_detect, qrs_detect
+
+    n = len(next(iter(signals.values())))
+    n_seconds = n // int(round(fs_hz))
+    out: dict[str, FloatArray] = {}
+    for name in ECG_NAMES:
+        x = signals.get(name)
+        if x is not None and np.isfinite(x).mean() > 0.95:
+            peaks = qrs_detect(np.nan_to_num(x), fs_hz)
+            out["hr_bpm"] = _rate_per_second(peaks / fs_hz, n_seconds)
+            break
+    for name, is_abp in (("PLETH", False), ("ABP", True)):
+        x = signals.get(name)
+        if x is not None and np.isfinite(x).mean() > 0.95:
+            peaks = pulse_detect(np.nan_to_num(x, nan=float(np.nanmedian(x))), fs_hz, is_abp=is_abp)
+            out["pulse_bpm"] = _rate_per_second(peaks / fs_hz, n_seconds)
+            break
+    abp = signals.get("ABP")
+    if abp is not None and np.isfinite(abp).mean() > 0.95:
+        step = int(round(fs_hz))
+        blocks = abp[: n_seconds * step].reshape(n_seconds, step)
+        two = np.concatenate([blocks[:1], blocks[:-1]]) if n_seconds > 1 else blocks  # previous second too
+        both = np.concatenate([two, blocks], axis=1)
+        with np.errstate(all="ignore"):
+            out["abp_sys_mmhg"] = np.nanmax(both, axis=1)
+            out["abp_dia_mmhg"] = np.nanmin(both, axis=1)
+            out["abp_mean_mmhg"] = np.nanmean(both, axis=1)
+    for k, v in out.items():
+        lo, hi = PLAUSIBLE[k]
+        v[(v < lo) | (v > hi)] = np.nan
+    return out

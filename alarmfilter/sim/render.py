@@ -1,12 +1,13 @@
 """A planned bed -> its wire-format events, waveforms drawn lazily window by window.
 
-Why waveforms only around alarms: the engine decides an alarm from at most
-`window_seconds` (30 s by default, 120 s at most) before it plus a hold of at most 10 s, and
-keeps no more than that in its ring buffer. Streaming every bed's 250 Hz channels all hour
+Why waveforms only around alarms: the engine decides an alarm from the evidence window before
+it (60 s today; `EngineConfig.window_seconds` is at most 120 s) plus a hold of at most 10 s,
+and keeps no more than that in its ring buffer. Streaming every bed's 250 Hz channels all hour
 would be ~1 M samples per bed-hour per channel, almost all of which no decision can read, and
 would make 100 beds x 1 h take minutes to generate and gigabytes to write. So each bed streams
-numerics every second, all the time, and full-rate waveforms from `context_seconds` (60 s)
-before to `after_seconds` (10 s) after every alarm; overlapping windows merge. Between windows
+numerics every second, all the time, and full-rate waveforms from `context_seconds` (70 s: the
+60 s evidence window and some warm-up) before to `after_seconds` (10 s, the hold ceiling) after
+every alarm; overlapping windows merge. That is ~15 % of a bed's hour at the claimed alarm rate. Between windows
 the waveform topic is silent, as it is when a gateway forwards waveforms on alarm only.
 """
 
@@ -48,7 +49,7 @@ def windows(plan: BedPlan, config: SimConfig) -> list[tuple[int, int]]:
 def bed_events(plan: BedPlan, config: SimConfig, real: RealData) -> Iterator[Event]:
     """The bed's events in event-time order: per second, waveform chunk, vitals, alarms."""
     wins = windows(plan, config)
-    period = max(1, round(config.vitals_period_seconds))
+    period = config.vitals_period_seconds
     vit = {k: np.where(np.isfinite(v), np.round(v), np.nan).tolist() for k, v in plan.measured.items()}
     alarms_at: dict[int, list[Alarm]] = {}
     for a in plan.alarms:

@@ -58,7 +58,7 @@ def test_synthetic_ward_matches_its_claims(big_synthetic: SimRun) -> None:
 
 
 def test_real_data_ward_matches_its_claims(real_data: RealData) -> None:
-    run = simulate(SimConfig(beds=100, hours=6, seed=12), real_data)
+    run = simulate(SimConfig(beds=100, hours=3, seed=12), real_data)
     _check_rates(run)
     sources = Counter(t.source.split(":")[0] for t in run.truth.values() if category(t.type) == "arrhythmia")
     share_real = sources["challenge"] / sum(sources.values())

@@ -143,3 +143,28 @@ def test_real_records_are_spliced_in_unchanged(real_data: RealData) -> None:
     got = np.concatenate([_signal(chunks, t.bed, s, ch) for s in range(a - 10, a)])
     want = rec[ch][-int(10 * fs):]
     assert np.allclose(got, want, atol=1e-4, equal_nan=True)
+
+
+def test_vitals_agree_with_the_spliced_real_record(real_data: RealData) -> None:
+    """Over a real record the monitor's HR is the record's own rate, not the bed's baseline."""
+    from alarmfilter.sim.realdata import record_numerics
+
+    run = simulate(SimConfig(beds=4, hours=0.5, seed=2), real_data)
+    t0 = {p.bed: p.t0 for p in run.plans}
+    checked = 0
+    for t in run.truth.values():
+        if not t.source.startswith("challenge:"):
+            continue
+        name = t.source.split(":", 1)[1]
+        info = next(r for r in real_data.records.records if r.name == name)
+        signals, _, fs, before = real_data.records.segment(name, run.config.context_seconds,
+                                                           min(info.tail_seconds, run.config.after_seconds))
+        hr = record_numerics(signals, fs).get("hr_bpm")
+        a = round(t.ts - t0[t.bed])
+        chunks = _chunks(run, {(t.bed, a - 2)})
+        shown = chunks[("vitals", t.bed, a - 2)].values["hr_bpm"]
+        want = hr[before // round(fs) - 2]
+        if np.isfinite(want):
+            assert shown == round(want), (name, shown, want)
+            checked += 1
+    assert checked >= 1
