@@ -253,7 +253,7 @@ def record_numerics(signals: dict[str, FloatArray], fs_hz: float) -> dict[str, F
     from ..signals.beats import pulse_detect, qrs_detect
 
     n = len(next(iter(signals.values())))
-    n_seconds = n // int(round(fs_hz))
+    n_seconds = n // round(fs_hz)
     out: dict[str, FloatArray] = {}
     for name in ECG_NAMES:
         x = signals.get(name)
@@ -269,7 +269,7 @@ def record_numerics(signals: dict[str, FloatArray], fs_hz: float) -> dict[str, F
             break
     abp = signals.get("ABP")
     if abp is not None and np.isfinite(abp).mean() > 0.95:
-        step = int(round(fs_hz))
+        step = round(fs_hz)
         blocks = abp[: n_seconds * step].reshape(n_seconds, step)
         two = np.concatenate([blocks[:1], blocks[:-1]]) if n_seconds > 1 else blocks  # previous second too
         both = np.concatenate([two, blocks], axis=1)
