@@ -138,6 +138,13 @@ def alarm_burden() -> dict[str, Any]:
            [((f'sum by (alarm_type) (increase(alarmfilter_alarms_total{{{U}, decision="suppress"}}[$__range])) / '
               f"sum by (alarm_type) (increase(alarmfilter_alarms_total{{{U}}}[$__range]))"), "{{alarm_type}}")],
            unit="percentunit")
+    for by in ("alarm_type", "priority"):
+        b.bars(f"False-alarm share of labelled alarms, by {by.replace('_', ' ')}",
+               "Share of clinician labels saying 'not actionable', since each worker started (labels come late "
+               "and only for alarms staff saw).",
+               [((f'sum by ({by}) (alarmfilter_feedback_total{{{U}, decision!="unknown", actionable="false"}}) / '
+                  f'sum by ({by}) (alarmfilter_feedback_total{{{U}, decision!="unknown"}})'), f"{{{{{by}}}}}")],
+               unit="percentunit")
     b.table("Alarms by type, priority and decision", "Counts over the dashboard range.",
             [(f"sum by (alarm_type, priority, decision) (increase(alarmfilter_alarms_total{{{U}}}[$__range]))", "")])
     b.table("What was decided, and why", "Decisions by reason code over the dashboard range.",
