@@ -16,12 +16,25 @@ from .events import DecodeError, InputEvent, Output, dead_letter, decode_event, 
 EngineFactory = Callable[[str], BedEngine]
 
 
-class Ward:
-    """All beds of one driver. The driver owns `beds`; each engine owns its bed's state."""
+#: A bed silent this long (event time) is taken as discharged or unplugged: its engine is evicted.
+BED_IDLE_EVICT_SECONDS = 3600.0
 
-    def __init__(self, engine_factory: EngineFactory | None = None) -> None:
+
+class Ward:
+    """All beds of one driver. The driver owns `beds`; each engine owns its bed's state.
+
+    A bed that sends nothing for `idle_evict_seconds` of ward event time is evicted, its pending
+    alarms decided first, so memory follows the beds that are live, not every bed ever seen.
+    """
+
+    def __init__(self, engine_factory: EngineFactory | None = None, idle_evict_seconds: float = BED_IDLE_EVICT_SECONDS) -> None:
         self.engine_factory: EngineFactory = engine_factory or BedEngine
+        self.idle_evict_seconds = idle_evict_seconds
         self.beds: dict[str, BedEngine] = {}
+        self.clock = 0.0  # newest event time seen on any bed
+        self.evicted = 0
+        self._last_seen: dict[str, float] = {}
+        self._next_sweep = 0.0
 
     def engine(self, bed: str) -> BedEngine:
         eng = self.beds.get(bed)
@@ -30,7 +43,23 @@ class Ward:
         return eng
 
     def feed(self, event: InputEvent) -> list[Output]:
-        return self.engine(event.bed).feed(event)
+        out = self.engine(event.bed).feed(event)
+        self._last_seen[event.bed] = max(event.ts, self._last_seen.get(event.bed, event.ts))
+        if event.ts > self.clock:
+            self.clock = event.ts
+            if self.clock >= self._next_sweep:
+                out += self._evict_idle()
+        return out
+
+    def _evict_idle(self) -> list[Output]:
+        self._next_sweep = self.clock + min(60.0, self.idle_evict_seconds)
+        horizon = self.clock - self.idle_evict_seconds
+        out: list[Output] = []
+        for bed in [b for b, seen in self._last_seen.items() if seen < horizon]:
+            out += self.beds.pop(bed).flush()
+            del self._last_seen[bed]
+            self.evicted += 1
+        return out
 
     def feed_raw(self, raw: str | bytes) -> list[Output]:
         """Decode and feed one message; an invalid one becomes a dead letter, never an exception."""

@@ -109,3 +109,19 @@ def test_no_line_crashes_replay_or_loses_an_alarm(lines):
     assert sorted(set(decided)) == sorted(decided), "an alarm was decided twice"
     assert set(decided) == valid_alarms, "a valid alarm was not decided"
     assert sum(o.kind == "deadletter" for o in outputs) >= invalid
+
+
+def test_silent_bed_is_evicted_after_deciding_its_pending_alarms():
+    from alarmfilter.engine import BedEngine, EngineConfig
+    from tests.engine.test_bed import FixedScorer, HalfPolicy
+
+    ward = Ward(lambda bed: BedEngine(bed, EngineConfig(default_hold_seconds=5.0), FixedScorer(), HalfPolicy()),
+                idle_evict_seconds=600)
+    ward.feed(alarm("B1", T0, "a1"))
+    ward.feed(waveform("B2", T0 + 1))
+    assert set(ward.beds) == {"B1", "B2"}
+    out = ward.feed(waveform("B2", T0 + 700))
+    assert set(ward.beds) == {"B2"} and ward.evicted == 1
+    assert [(o.kind, o.alarm_id) for o in out if o.kind == "decision"] == [("decision", "a1")]
+    out = ward.feed(waveform("B2", T0 + 1400))
+    assert set(ward.beds) == {"B2"}, "a bed that keeps sending is never evicted"
