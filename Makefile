@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install model schemas lint clean
+.PHONY: demo test install model schemas lint clean bench
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need Python 3.11 ($(PY)) on PATH"; exit 1; }
@@ -20,6 +20,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Benchmarks (not part of `make test`): one JSON object; `alarmfilter bench --quick` is a smoke run.
+bench: $(STAMP)
+	$(BIN)/alarmfilter bench --json
 
 schemas: $(STAMP)
 	$(BIN)/python -m alarmfilter.events.schema schemas

@@ -44,11 +44,12 @@ class Line:
     kind: str
     bed_index: int
     ts: float
+    seconds: float  # waveform duration (0 for other kinds)
 
 
 def continuous_bed_events(plan: BedPlan, config: SimConfig, real: RealData, block: int = 120) -> Iterator[Event]:
     """One bed, every second: waveform chunk, vitals, alarms (as `sim.render.bed_events`, gap-free)."""
-    period = max(1, int(round(config.vitals_period_seconds)))
+    period = max(1, round(config.vitals_period_seconds))
     vit = {k: np.where(np.isfinite(v), np.round(v), np.nan).tolist() for k, v in plan.measured.items()}
     alarms_at: dict[int, list[Alarm]] = {}
     for a in plan.alarms:
@@ -89,7 +90,8 @@ def encoded_batches(run: SimRun, batch_lines: int = 2000) -> Iterator[list[Line]
     """The stream as JSON lines (the pydantic-core serializer, as the simulator writes them)."""
     batch: list[Line] = []
     for index, event in continuous_events(run):
-        batch.append(Line(event.model_dump_json().encode(), event.kind, index, event.ts))
+        seconds = event.duration_seconds if isinstance(event, Waveform) else 0.0
+        batch.append(Line(event.model_dump_json().encode(), event.kind, index, event.ts, seconds))
         if len(batch) >= batch_lines:
             yield batch
             batch = []
