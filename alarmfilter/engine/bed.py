@@ -229,9 +229,9 @@ class BedEngine:
         raised = self._raised.get(alarm_type.value, [])
         reraises = sum(1 for t in raised if alarm.ts - self.config.merge_window_seconds <= t < alarm.ts)
         if best is None:
-            return AlarmContext(reraise_count=reraises)
+            return AlarmContext(reraise_count=reraises, until_ts=until_ts)
         self.stats["fault_on_source"] += 1
-        return AlarmContext(best[0], max(0.0, alarm.ts - best[1]), reraises)
+        return AlarmContext(best[0], max(0.0, alarm.ts - best[1]), reraises, until_ts)
 
     def _merge_target(self, alarm: Alarm, alarm_type: AlarmType | None) -> tuple[str, float] | None:
         """The forwarded alarm this one re-raises (same type, within the merge window), if any."""

@@ -32,6 +32,7 @@ class AlarmContext:
     fault_type: str = ""
     fault_age_seconds: float = 0.0
     reraise_count: int = 0
+    until_ts: float | None = None  # alarm + hold: the newest data the decision may use
 
     @property
     def fault(self) -> FaultContext:
@@ -112,15 +113,17 @@ class LearningScorer:
             features, findings = dict(ev.features), dict(ev.findings)
         else:
             key = SOURCE_KEY.get(alarm_type.value)
+            until = max(alarm_ts, context.until_ts or alarm_ts)
             series: dict[str, FloatArray] = {
-                k: vitals.series(k, alarm_ts, BASELINE_WINDOW_SECONDS) for k in {key, *_CROSS_KEYS} if k
+                k: vitals.series(k, until, BASELINE_WINDOW_SECONDS + until - alarm_ts)
+                for k in {key, *_CROSS_KEYS} if k
             }
             if key is None or len(series[key]) == 0:
                 what = key or alarm_type.value
                 return Assessment(1.0, context.features(), {"num_missing": f"no {what} numerics held: forwarded"},
                                   self.lifecycle.version)
             ev = numerics_evidence(alarm_type.value, series, alarm_ts, signals=window.signals, fs_hz=window.fs_hz,
-                                   alarm_index=window.alarm_index, fault=context.fault)
+                                   alarm_index=window.alarm_index, fault=context.fault, until_ts=until)
             features, findings = dict(ev.features), dict(ev.findings)
         features.update(context.features())
         findings.update(context.findings())

@@ -36,6 +36,7 @@ _COMMON: tuple[tuple[str, float, float], ...] = (
     ("num_missing_frac", 0.0, 1.0),
     ("fault_on_source", 0.0, 1.0),
     ("reraise_count", 0.0, 10.0),
+    ("num_post_beyond_frac", 0.0, 1.0),
 )
 _PULSE = (("hr_pulse_gap_bpm", 0.0, 100.0),)
 _ABP = (

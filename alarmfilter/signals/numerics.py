@@ -244,6 +244,20 @@ def _numeric_features(alarm_type: str, s: FloatArray, alarm_ts: float, limit: fl
         t["num_slope_per_min"] = f"{key} trend towards the alarm {f['num_slope_per_min']:+.1f}/min over the last minute"
 
 
+def _post_features(alarm_type: str, s: FloatArray, alarm_ts: float, until_ts: float, limit: float,
+                   f: dict[str, float], t: dict[str, str]) -> None:
+    """Within the configured hold: does the value stay beyond the limit after the alarm?"""
+    post = s[(s[:, 0] > alarm_ts) & (s[:, 0] <= until_ts)]
+    if len(post) == 0:
+        return
+    frac = float(np.mean(DIRECTION[alarm_type] * (post[:, 1] - limit) > 0))
+    f["num_post_beyond_frac"] = frac
+    t["num_post_beyond_frac"] = (
+        f"{SOURCE_KEY[alarm_type]} still beyond {limit:g} in {100 * frac:.0f} % of the "
+        f"{until_ts - alarm_ts:.0f} s after the alarm"
+    )
+
+
 def _cross_features(alarm_type: str, series: Mapping[str, FloatArray], alarm_ts: float,
                     f: dict[str, float], t: dict[str, str]) -> None:
     if alarm_type in ("spo2_low", "hr_high", "hr_low"):
@@ -302,8 +316,10 @@ def numerics_evidence(
     alarm_index: int = 0,
     fault: FaultContext | None = None,
     limit: float | None = None,
+    until_ts: float | None = None,
 ) -> Evidence:
-    """Features and findings for one threshold alarm, from data up to ``alarm_ts`` only.
+    """Features and findings for one threshold alarm, from data up to ``alarm_ts`` only, or up to
+    ``until_ts`` (the alarm plus the configured hold) for whether the value stayed beyond the limit.
 
     ``series`` maps numerics keys (``spo2_pct``, ``hr_bpm``, ...) to ``(n, 2)`` arrays of
     ``(ts, value)``; ``signals`` (optional) are waveform samples at ``fs_hz`` with the alarm at
@@ -326,9 +342,12 @@ def numerics_evidence(
         )
     if alarm_type in SOURCE_KEY:
         s = series.get(SOURCE_KEY[alarm_type])
+        lim = DEFAULT_LIMITS[alarm_type] if limit is None else limit
         if s is not None and len(s):
-            _numeric_features(alarm_type, np.asarray(s, dtype=np.float64).reshape(-1, 2), alarm_ts,
-                              DEFAULT_LIMITS[alarm_type] if limit is None else limit, f, t)
+            arr = np.asarray(s, dtype=np.float64).reshape(-1, 2)
+            _numeric_features(alarm_type, arr, alarm_ts, lim, f, t)
+            if until_ts is not None and until_ts > alarm_ts:
+                _post_features(alarm_type, arr, alarm_ts, until_ts, lim, f, t)
         else:
             f["num_missing_frac"] = 1.0
             t["num_missing_frac"] = f"no {SOURCE_KEY[alarm_type]} numerics held before the alarm"

@@ -202,3 +202,17 @@ def test_arrhythmia_scores_take_a_fault_on_the_source_lead_into_account_once_lea
     without = lc.predict_proba_one({**x, "fault_on_source": 0.0}, "asystole")[True]
     assert with_fault < without  # the same signals, scored lower once leads-off is known to mislead
     assert all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_a_configured_hold_waits_for_numerics_and_sees_whether_the_value_stayed():
+    eng, _ = make(hold_seconds={"spo2_low": 10.0})
+    ts = numerics(eng, T0, artefact=True)
+    assert eng.feed(alarm(ts, "a1")) == []  # held: numerics after the alarm are still to come
+    out = []
+    for k in range(1, 11):
+        out += eng.feed(vitals(BED, ts + k, hr_bpm=80.0, pulse_bpm=80.0, spo2_pct=97.0 if k > 2 else 72.0))
+        if k < 10:
+            assert not out
+    d = decision(out, "a1")
+    assert d.decided_ts == ts + 10
+    assert eng.alarms["a1"].features["num_post_beyond_frac"] == pytest.approx(0.2)

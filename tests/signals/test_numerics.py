@@ -105,3 +105,16 @@ def test_waveform_with_gaps_and_unknown_types_stay_finite():
     assert numerics_evidence("made_up", series(spo2_pct=probe_drop()), ALARM_TS).features == {
         "fault_on_source": 0.0, "fault_age_seconds": NOT_AVAILABLE}
     assert source_channel("abp_low") == "abp" and source_channel("asystole") == "ecg"
+
+
+def test_within_the_hold_a_recovering_artefact_and_a_lasting_desaturation_differ():
+    ts = np.arange(0.0, 320.0)
+    lasting = np.clip(97 - np.maximum(0, ts - 250) * 0.33, 84, 97)
+    recovers = np.where((ts >= 298) & (ts < 302), 72.0, 97.0)
+    a = numerics_evidence("spo2_low", {"spo2_pct": np.c_[ts, lasting]}, ALARM_TS, until_ts=ALARM_TS + 10)
+    b = numerics_evidence("spo2_low", {"spo2_pct": np.c_[ts, recovers]}, ALARM_TS, until_ts=ALARM_TS + 10)
+    assert a.features["num_post_beyond_frac"] == 1.0
+    assert b.features["num_post_beyond_frac"] == pytest.approx(0.2)
+    assert "after the alarm" in b.findings["num_post_beyond_frac"]
+    no_hold = numerics_evidence("spo2_low", {"spo2_pct": np.c_[ts, lasting]}, ALARM_TS).features
+    assert "num_post_beyond_frac" not in no_hold
