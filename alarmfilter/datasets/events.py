@@ -8,7 +8,7 @@ from uuid import NAMESPACE_URL, uuid5
 import numpy as np
 import numpy.typing as npt
 
-from ..events.wire import Alarm, Feedback, Waveform
+from ..events.wire import Alarm, Feedback, Vitals, Waveform
 
 #: Monitors put arrhythmia alarms at high priority; the challenge records carry no priority.
 ARRHYTHMIA_PRIORITY = "high"
@@ -71,21 +71,28 @@ def record_events(
     alarm_sample: int,
     context_seconds: float,
     chunk_seconds: float = 1.0,
-) -> tuple[list[Waveform | Alarm], Alarm]:
-    """One record as a monitor would send it: waveform up to the alarm, the alarm, then the rest.
+    with_vitals: bool = True,
+) -> tuple[list[Waveform | Vitals | Alarm], Alarm]:
+    """One record as a monitor would send it: waveform (and numerics) up to the alarm, the alarm, the rest.
 
     Only the last `context_seconds` before the alarm are sent (the engine keeps no more);
     every sample after the alarm is sent too, so it is the engine, not this function, that
-    must keep a real-time decision from using data beyond its hold.
+    must keep a real-time decision from using data beyond its hold. Numerics, which the records
+    lack, are derived from the waveform before the alarm only (`datasets.numerics`).
     """
+    from .numerics import derived_vitals  # local: needs signals/, which plain replays do not
+
     n = len(next(iter(signals.values())))
     first = max(0, alarm_sample - round(context_seconds * fs_hz))
     start_ts = alarm_ts - alarm_sample / fs_hz
     alarm = alarm_event(record, bed, alarm_ts, alarm_type)
-    events: list[Waveform | Alarm] = list(
+    before: list[Waveform | Vitals] = list(
         waveform_events(bed, signals, units, fs_hz, start_ts, chunk_seconds, first, min(alarm_sample, n))
     )
-    events.append(alarm)
+    if with_vitals:
+        before += derived_vitals(bed, signals, units, fs_hz, start_ts, first, min(alarm_sample, n))
+        before.sort(key=lambda e: e.ts + e.duration_seconds if isinstance(e, Waveform) else e.ts)
+    events: list[Waveform | Vitals | Alarm] = [*before, alarm]
     if n > alarm_sample:
         events.extend(waveform_events(bed, signals, units, fs_hz, start_ts, chunk_seconds, alarm_sample, n))
     return events, alarm
