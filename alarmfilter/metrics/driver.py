@@ -43,6 +43,9 @@ OWN_ESTIMATOR = "audit_ratio"
 #: The engines' own audit ledger (policy/audit.py), summed over beds.
 IPW_ESTIMATOR = "ipw"
 
+#: Stats that are states (0/1), not counts; exported elsewhere (model_prior_fallback).
+GAUGE_STATS = frozenset({"fallback_active"})
+
 _STATS_KEY = re.compile(r"^[a-z][a-z0-9_:]{0,63}$")
 
 
@@ -93,9 +96,10 @@ class DriverMetrics:
         self._seen: OrderedDict[str, _Seen] = OrderedDict()
         self._pairs: set[tuple[str, str]] = set()
         self._beds: set[str] = set()
-        self._stats_seen: dict[tuple[int, str], int] = {}
+        self._stats_seen: dict[int, dict[str, int]] = {}  # owner (engine or model) -> last stats seen
         self._engine_events: set[str] = set()
         self._model_version: str | None = None
+        self._explicit_model = False  # set_model was called: decisions' versions no longer drive model_info
         self._fallback = False
         self._server: WSGIServer | None = None
         self._preinitialise()
@@ -263,18 +267,19 @@ class DriverMetrics:
         audit = None
         totals: Counter[str] = Counter()
         models: dict[int, Any] = {}
+        seen_before, self._stats_seen = self._stats_seen, {}  # engines gone since are forgotten
         for eng in engines:
             n_beds += 1
             pending += eng.pending
             newest = max(newest, eng.clock)
             audit = eng.config.audit_fraction
             totals.update(eng.stats)
-            self._export_deltas(id(eng), "", eng.stats)
+            self._export_deltas(seen_before, id(eng), "", eng.stats)
             model = getattr(eng.scorer, "model", None)
             if model is not None and isinstance(getattr(model, "stats", None), Counter):
                 models[id(model)] = model
         for key, model in models.items():  # a shared model lifecycle: its own counters, and the fallback flag
-            self._export_deltas(key, "model:", model.stats)
+            self._export_deltas(seen_before, key, "model:", model.stats)
             fallen_back = getattr(model, "fallen_back", None)
             if isinstance(fallen_back, bool):
                 self._set_fallback(fallen_back)
@@ -291,12 +296,16 @@ class DriverMetrics:
             self._show(m.missed_true_lower, IPW_ESTIMATOR, est.missed_share_low if informative else None)
             self._show(m.missed_true_upper, IPW_ESTIMATOR, est.missed_share_high if informative else None)
 
-    def _export_deltas(self, owner: int, prefix: str, stats: Counter[str]) -> None:
+    def _export_deltas(self, seen_before: dict[int, dict[str, int]], owner: int, prefix: str,
+                       stats: Counter[str]) -> None:
+        last = seen_before.get(owner, {})
+        now = self._stats_seen[owner] = {}
         for key, value in list(stats.items()):
-            last = self._stats_seen.get((owner, key), 0)
-            if value > last:
-                self.m.engine_events.labels(self.unit, self._event_label(prefix + key)).inc(value - last)
-            self._stats_seen[(owner, key)] = value
+            if key in GAUGE_STATS:
+                continue
+            if value > last.get(key, 0):
+                self.m.engine_events.labels(self.unit, self._event_label(prefix + key)).inc(value - last.get(key, 0))
+            now[key] = value
 
     def _event_label(self, key: str) -> str:
         if key in self._engine_events:
@@ -313,8 +322,6 @@ class DriverMetrics:
     def observe_consumer_lag(self, topic: str, messages: int) -> None:
         """Kafka consumer lag of one input topic, summed over the partitions this worker owns."""
         self.m.consumer_lag.labels(self.unit, topic).set(messages)
-
-    _explicit_model = False
 
     def set_model(self, version: str, snapshot_ts: float | None = None, prior_fallback: bool | None = None) -> None:
         """The model in use; `prior_fallback=True` when the guard-rail dropped the learned model."""
