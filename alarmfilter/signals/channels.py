@@ -2,6 +2,12 @@
 
 Every alarm type reads the same per-channel summary, so beats and quality are
 computed once per alarm and shared by all the type-specific evidence.
+
+References
+----------
+Li Q., Mark R.G., Clifford G.D. Robust heart rate estimation from multiple
+asynchronous noisy sources using signal quality indices and a Kalman filter.
+Physiol. Meas. 2008;29:15-32 (bSQI: agreement of two beat detectors).
 """
 
 from __future__ import annotations

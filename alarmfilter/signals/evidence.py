@@ -243,10 +243,16 @@ def _vt(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], f: dict[st
     if per:
         best = min(per, key=lambda k: per[k][4][0])
         gap_s, g0, g1 = per[best][4]
-        t["vt_normal_gap_min_s"] = (
-            f"lead {best}: longest stretch without the patient's usual beat in the last "
-            f"{VT_TAIL_SECONDS:.0f} s is {gap_s:.1f} s"
-        )
+        if gap_s < 2.0:
+            t["vt_normal_gap_min_s"] = (
+                f"lead {best} keeps showing the patient's usual beats through the last "
+                f"{VT_TAIL_SECONDS:.0f} s (longest break {gap_s:.1f} s)"
+            )
+        else:
+            t["vt_normal_gap_min_s"] = (
+                f"no lead shows the patient's usual beat for {gap_s:.1f} s "
+                f"(best lead {best}, last {VT_TAIL_SECONDS:.0f} s)"
+            )
         _pulse_during(pulse, g0, g1, "vt", f, t)
         sq = [_stretch_quality(c, g0, g1) for c in ecg]
         f["vt_stretch_regularity_max"] = max(v[0] for v in sq)
@@ -322,8 +328,8 @@ def _pulse_during(pulse: list[Channel], g0: int, g1: int, prefix: str, f: dict[s
     f[f"{prefix}_pulse_during_disturbance"] = _na(best[0] if best else None)
     if best:
         t[f"{prefix}_pulse_during_disturbance"] = (
-            f"{best[1]} during that stretch: {100 * best[2]:.0f}% of the expected pulses "
-            f"at {100 * best[3]:.0f}% of the usual amplitude"
+            f"while the ECG looked abnormal, {best[1]} kept {100 * best[2]:.0f}% of the expected "
+            f"pulses at {100 * best[3]:.0f}% of the usual amplitude"
         )
 
 
