@@ -7,17 +7,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from ..events.wire import Waveform
 
-E = TypeVar("E")
+
+class _Timed(Protocol):
+    @property
+    def ts(self) -> float: ...
 
 
-def available_ts(event: object) -> float:
+E = TypeVar("E", bound=_Timed)
+
+
+def available_ts(event: _Timed) -> float:
     """When a monitor could send the event: a waveform chunk only once its last sample exists."""
-    ts = float(event.ts)
-    return ts + event.duration_seconds if isinstance(event, Waveform) else ts
+    return event.ts + event.duration_seconds if isinstance(event, Waveform) else float(event.ts)
 
 
 def paced(

@@ -124,11 +124,11 @@ def find_real_data(data_dir: str | None = None, use_real: bool = True) -> RealDa
     if not use_real:
         return real
     loc = find_challenge(data_dir)
-    if loc is not None:
-        folder = loc.dataset()
-        real.records = _challenge_pool(folder)
-        real.where.append(f"{len(real.records.records)} challenge records from {loc.describe()}")
-    else:
+    pool = _challenge_pool(loc.dataset()) if loc is not None else None
+    if loc is not None and pool is not None:
+        real.records = pool
+        real.where.append(f"{len(pool.records)} labelled challenge records from {loc.describe()}")
+    else:  # no folder, or one without labels (no ground truth): the shipped sample, if any
         real.records = _sample_pool()
         if real.records is not None:
             real.where.append(f"{len(real.records.records)} challenge records from the shipped sample")
