@@ -10,16 +10,25 @@ source sensor, how often the alarm was re-raised — as an `AlarmContext`.
 from __future__ import annotations
 
 import math
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..events.types import AlarmType, Decision, ReasonCode
-from ..model.lifecycle import ModelLifecycle
+from ..model import PRIOR_PATH, load_prior
+from ..model.lifecycle import ModelLifecycle, SensitivityGuard
+from ..model.numerics_model import WardModel
 from ..policy.thresholds import decide
 from ..signals.evidence import EVIDENCE_WINDOW_SECONDS, extract_evidence
 from ..signals.numerics import BASELINE_WINDOW_SECONDS, SOURCE_KEY, FaultContext, numerics_evidence
 from .buffers import FloatArray, VitalsLog, Window
+from .config import EngineConfig
 from .scoring import Assessment, Verdict
+
+if TYPE_CHECKING:
+    from .bed import BedEngine
 
 #: numerics each threshold alarm's evidence reads besides its own source
 _CROSS_KEYS = ("hr_bpm", "pulse_bpm", "abp_sys_mmhg", "abp_dia_mmhg")
@@ -159,3 +168,34 @@ class LearningPolicy:
         if d.forward:
             return Verdict(Decision.FORWARD, ReasonCode.EVIDENCE_SUPPORTS, reasons)
         return Verdict(Decision.SUPPRESS, ReasonCode.EVIDENCE_AGAINST, reasons)
+
+
+def ward_model_lifecycle(key: bytes | None = None, *, prior_path: str | Path = PRIOR_PATH,
+                         guard: SensitivityGuard | None = None, snapshot_every_labels: int = 200,
+                         snapshot_interval_seconds: float = 3600.0) -> ModelLifecycle:
+    """The shipped arrhythmia prior plus the uninformative-but-safe threshold-alarm prior.
+
+    ``key`` signs snapshots (from settings, e.g. ``ALARMFILTER_SNAPSHOT_KEY``); without one a
+    random key is used, so this process's snapshots cannot be restored by any other.
+    """
+    prior = WardModel(load_prior(prior_path))
+    return ModelLifecycle(prior.to_dict(), WardModel.from_dict, key or secrets.token_bytes(32), guard=guard,
+                          snapshot_every_labels=snapshot_every_labels,
+                          snapshot_interval_seconds=snapshot_interval_seconds)
+
+
+def learning_engine_factory(config: EngineConfig | None = None,
+                            lifecycle: ModelLifecycle | None = None) -> Callable[[str], BedEngine]:
+    """Engines for a ward that learns: one scorer and policy over one lifecycle, shared by every bed."""
+    from .bed import BedEngine  # bed imports this module
+
+    cfg = config or EngineConfig()
+    lc = lifecycle or ward_model_lifecycle()
+    max_hold = max([cfg.default_hold_seconds, *cfg.hold_seconds.values()])
+    scorer = LearningScorer(lc, hold_seconds=min(max_hold, cfg.hold_ceiling_seconds))
+    policy = LearningPolicy(lc)
+
+    def make(bed: str) -> BedEngine:
+        return BedEngine(bed, cfg, scorer, policy)
+
+    return make

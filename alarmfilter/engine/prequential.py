@@ -23,13 +23,11 @@ from dataclasses import dataclass, field
 
 from ..events.types import Decision
 from ..events.wire import Alarm, Feedback, Vitals
-from ..model import load_prior
-from ..model.lifecycle import ModelLifecycle, SensitivityGuard
-from ..model.numerics_model import WardModel
+from ..model.lifecycle import ModelLifecycle
 from ..policy.audit import MissedTrueEstimate, estimate_from_stats
 from .bed import BedEngine
 from .config import EngineConfig
-from .learning import LearningPolicy, LearningScorer
+from .learning import LearningPolicy, LearningScorer, ward_model_lifecycle
 
 T0 = 1_764_150_000.0
 VITALS_SECONDS = 60
@@ -156,18 +154,12 @@ def _vitals(rng: random.Random, s: Scenario) -> list[tuple[float, dict[str, floa
     return rows
 
 
-def ward_model_lifecycle(key: bytes = EXPERIMENT_KEY, guard: SensitivityGuard | None = None) -> ModelLifecycle:
-    """The shipped arrhythmia prior plus an uninformative-but-safe threshold-alarm prior."""
-    prior = WardModel(load_prior())
-    return ModelLifecycle(prior.to_dict(), WardModel.from_dict, key, guard=guard)
-
-
 def run_feedback_experiment(seed: int = 0, n_alarms: int = 1200, n_beds: int = 8, audit_fraction: float = 0.05,
                             hidden_real_rate: float = 0.02, label_delay_seconds: tuple[float, float] = (30.0, 900.0),
                             lifecycle: ModelLifecycle | None = None) -> ExperimentResult:
     """Decide every alarm, then learn the labels clinicians give (forwarded and audit samples only)."""
     rng = random.Random(seed)
-    lifecycle = lifecycle or ward_model_lifecycle()
+    lifecycle = lifecycle or ward_model_lifecycle(EXPERIMENT_KEY)
     scorer, policy = LearningScorer(lifecycle), LearningPolicy(lifecycle)
     cfg = EngineConfig(audit_fraction=audit_fraction, seed=seed)
     beds: dict[str, BedEngine] = {}

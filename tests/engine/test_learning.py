@@ -7,9 +7,16 @@ from __future__ import annotations
 import pytest
 
 from alarmfilter.engine import BedEngine, EngineConfig
-from alarmfilter.engine.learning import LearningPolicy, LearningScorer
-from alarmfilter.engine.prequential import run_feedback_experiment, summary, ward_model_lifecycle
+from alarmfilter.engine.learning import (
+    LearningPolicy,
+    LearningScorer,
+    learning_engine_factory,
+    ward_model_lifecycle,
+)
+from alarmfilter.engine.prequential import run_feedback_experiment, summary
 from alarmfilter.events import Alarm, Decision, ReasonCode
+from alarmfilter.model.lifecycle import SnapshotStore
+from alarmfilter.replay import Ward
 from tests.helpers import T0, feedback, vitals
 
 BED = "B1"
@@ -216,3 +223,27 @@ def test_a_configured_hold_waits_for_numerics_and_sees_whether_the_value_stayed(
     d = decision(out, "a1")
     assert d.decided_ts == ts + 10
     assert eng.alarms["a1"].features["num_post_beyond_frac"] == pytest.approx(0.2)
+
+
+def test_a_restarted_ward_resumes_from_its_signed_snapshot_and_decides_alike(tmp_path):
+    key = b"ward-snapshot-key-0123456789"
+    cfg = EngineConfig(audit_fraction=0.0)
+    lc = ward_model_lifecycle(key)
+    ward = Ward(learning_engine_factory(cfg, lc))
+    eng = ward.engine(BED)
+    t = teach(eng, T0, 25)
+    store = SnapshotStore(tmp_path / "models")
+    assert store.maybe_save(lc, now_ts=t) is not None and store.maybe_save(lc, now_ts=t + 1) is None
+
+    restarted_lc = ward_model_lifecycle(key)
+    assert restarted_lc.version != lc.version  # a fresh process starts from the prior...
+    found, errors = store.restore_latest(restarted_lc)
+    assert found is not None and not errors and restarted_lc.version == lc.version  # ...and resumes
+    restarted = Ward(learning_engine_factory(cfg, restarted_lc))
+    outs = []
+    for w in (ward, restarted):
+        e = w.engine(BED)
+        ts = numerics(e, t + 500, artefact=True)
+        outs.append(decision(e.feed(alarm(ts, "after")), "after"))
+    assert outs[0].decision == outs[1].decision == Decision.SUPPRESS
+    assert outs[0].score == pytest.approx(outs[1].score) and outs[0].model_version == outs[1].model_version
