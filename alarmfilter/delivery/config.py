@@ -101,6 +101,14 @@ class DeliveryConfig(_Strict):
             where = ".".join(str(x) for x in first["loc"])
             raise ValueError(f"{path}: {where}: {first['msg']}") from None
 
+    def queue_path(self, data_dir: str | Path) -> Path:
+        """Where the queue lives: `queue.dir`, else `<data_dir>/delivery-queue` (Settings.data_dir).
+
+        >>> DeliveryConfig(destinations=[Destination(name="a", url="mllp://h:1")]).queue_path("/var/af")
+        PosixPath('/var/af/delivery-queue')
+        """
+        return Path(self.queue.dir) if self.queue.dir else Path(data_dir) / "delivery-queue"
+
     def with_destinations(self, urls: list[str]) -> DeliveryConfig:
         """The same policy pointed at other receivers (e.g. `demo --hl7 URL`)."""
         dests = [Destination(name=f"dest{i}", url=u) for i, u in enumerate(urls)]
