@@ -52,6 +52,7 @@ class BedEngine:
         self.vitals = VitalsLog(self.config.vitals_seconds)
         self.clock = 0.0  # newest event time seen
         self.alarms: OrderedDict[str, TrackedAlarm] = OrderedDict()
+        self._pending: dict[str, TrackedAlarm] = {}  # held alarms, in arrival order: checked on every event
         self.stats: Counter[str] = Counter()  # read by drivers for metrics
         self.faults: dict[str, tuple[str, float]] = {}  # sensor class -> (technical alarm type, ts)
         self._forwarded: dict[str, tuple[str, float]] = {}  # alarm type -> (alarm id, ts) last forwarded
@@ -95,7 +96,7 @@ class BedEngine:
 
     @property
     def pending(self) -> int:
-        return sum(1 for t in self.alarms.values() if t.state is AlarmState.PENDING)
+        return sum(1 for t in self._pending.values() if t.state is AlarmState.PENDING)
 
     # -- alarms --------------------------------------------------------------------------------
 
@@ -123,19 +124,22 @@ class BedEngine:
         hold = min(self.config.hold_for(alarm_type.value), self.config.hold_ceiling_seconds)
         due = alarm.ts + hold
         deadline = min(due + self.config.hold_grace_seconds, alarm.ts + self.config.hold_ceiling_seconds)
-        self.alarms[alarm.alarm_id] = TrackedAlarm(alarm, alarm_type, due, max(due, deadline))
+        tracked = TrackedAlarm(alarm, alarm_type, due, max(due, deadline))
+        self.alarms[alarm.alarm_id] = self._pending[alarm.alarm_id] = tracked
         return []
 
     def _decide_due(self, final: bool) -> list[Output]:
         out: list[Output] = []
         wave_end = self.waveforms.end_ts if not self.waveforms.empty else float("-inf")
         vitals_end = self.vitals.last_ts if self.vitals.last_ts is not None else float("-inf")
-        for tracked in list(self.alarms.values()):
+        for alarm_id, tracked in list(self._pending.items()):  # not every tracked alarm: a day of them per bed
             if tracked.state is not AlarmState.PENDING:
+                del self._pending[alarm_id]
                 continue
             numerics_due = vitals_end >= tracked.due_ts and not (tracked.alarm_type and tracked.alarm_type.is_arrhythmia)
             if final or wave_end >= tracked.due_ts or numerics_due or self.clock >= tracked.deadline_ts:
                 out += self._decide_now(tracked)
+                del self._pending[alarm_id]
         return out
 
     def _decide_now(self, tracked: TrackedAlarm) -> list[Output]:
