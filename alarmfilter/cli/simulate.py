@@ -1,8 +1,8 @@
 """`alarmfilter simulate`: a seeded ICU ward as a JSON-lines event file (for `replay`), truth apart.
 
 The stream is built by `make_run` + `event_stream`; a sink only consumes it. A new sink (e.g. a
-Kafka producer for `--broker`) is a `register` argument and one branch in `run`:
-``sent = produce(args.broker, event_stream(args, run))``.
+Kafka producer for `--broker`) is a `register` argument and one branch in `run`, e.g.
+``counts = send_events(args.broker, event_stream(args, sim))`` (alarmfilter.kafka.producer).
 """
 
 from __future__ import annotations

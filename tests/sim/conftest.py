@@ -33,4 +33,4 @@ def small_synthetic() -> SimRun:
 
 @pytest.fixture(scope="session")
 def medium_synthetic() -> SimRun:
-    return simulate(SimConfig(beds=30, hours=1, seed=9, use_real_data=False))
+    return simulate(SimConfig(beds=20, hours=1, seed=9, use_real_data=False))

@@ -6,6 +6,7 @@ import json
 from collections import defaultdict
 
 import numpy as np
+import pytest
 
 from alarmfilter.events import DecodeError, decode_event
 from alarmfilter.sim import SimConfig, SimRun, simulate
@@ -87,12 +88,29 @@ def _signal(chunks: dict, bed: str, second: int, channel: str) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in e.signals[channel]], dtype=float)
 
 
-def test_faults_show_in_the_signals_they_break(medium_synthetic: SimRun) -> None:
-    run = medium_synthetic
+def _fault_seconds(run: SimRun) -> dict:
+    """One second into each fault: inside the waveform window streamed around its alarm."""
     t0 = {p.bed: p.t0 for p in run.plans}
-    # one second into the fault: inside the waveform window streamed around its alarm
-    mids = {f: round(f.start_ts - t0[f.bed]) + 1 for f in run.faults}
-    chunks = _chunks(run, {(f.bed, m) for f, m in mids.items()})
+    return {f: round(f.start_ts - t0[f.bed]) + 1 for f in run.faults}
+
+
+def _false_lethal_seconds(run: SimRun) -> dict:
+    t0 = {p.bed: p.t0 for p in run.plans}
+    return {t: round(t.ts - t0[t.bed]) for t in run.truth.values()
+            if t.type in ("asystole", "ventricular_flutter_fib") and t.source == "synthetic" and not t.actionable}
+
+
+@pytest.fixture(scope="module")
+def medium_chunks(medium_synthetic: SimRun) -> dict:
+    """The chunks both signal tests below look at, from one pass over the stream."""
+    wanted = {(f.bed, m) for f, m in _fault_seconds(medium_synthetic).items()}
+    wanted |= {(t.bed, s - k) for t, s in _false_lethal_seconds(medium_synthetic).items() for k in (1, 2, 3)}
+    return _chunks(medium_synthetic, wanted)
+
+
+def test_faults_show_in_the_signals_they_break(medium_synthetic: SimRun, medium_chunks: dict) -> None:
+    mids = _fault_seconds(medium_synthetic)
+    chunks = medium_chunks
     seen = set()
     for f, m in mids.items():
         v = chunks[("vitals", f.bed, m)].values
@@ -111,13 +129,10 @@ def test_faults_show_in_the_signals_they_break(medium_synthetic: SimRun) -> None
     assert {Fault.LEADS_OFF, Fault.PROBE_OFF} <= seen
 
 
-def test_false_lethal_alarms_keep_a_pulse(medium_synthetic: SimRun) -> None:
+def test_false_lethal_alarms_keep_a_pulse(medium_synthetic: SimRun, medium_chunks: dict) -> None:
     """Synthetic false asystole/VF are ECG artefacts: the pleth keeps pulsing (true ones: test_sim_physiology)."""
-    run = medium_synthetic
-    t0 = {p.bed: p.t0 for p in run.plans}
-    lethal = {t: round(t.ts - t0[t.bed]) for t in run.truth.values()
-              if t.type in ("asystole", "ventricular_flutter_fib") and t.source == "synthetic" and not t.actionable}
-    chunks = _chunks(run, {(t.bed, s - k) for t, s in lethal.items() for k in (1, 2, 3)})
+    lethal = _false_lethal_seconds(medium_synthetic)
+    chunks = medium_chunks
     assert len(lethal) >= 5
     for t, s in lethal.items():
         pleth = np.concatenate([_signal(chunks, t.bed, s - k, "PLETH") for k in (3, 2, 1)])
