@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--mode", choices=["frozen", "prequential"], default="frozen",
                    help="frozen: shipped model unchanged; prequential: learn each label after its decision")
     p.add_argument("--cv", type=int, default=0, metavar="K", help="K-fold cross-validation by record")
-    p.add_argument("--seed", type=int, default=0, help="seed for folds, order and audit sampling")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed for folds, order and audit sampling")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="processes to replay records in")
     p.add_argument("--monitor-delay", type=float, default=10.0, metavar="S",
                    help="annunciation delay of the monitor baseline (0-10 s, default 10)")
