@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 
 #: numerics older (or newer) than this, in event seconds, are not reported as the alarm's value
 MEASURED_MAX_AGE_SECONDS = 10.0
+#: escalation state is rewritten at most this often (wall seconds); run() flushes what is left
+ESCALATION_SAVE_SECONDS = 0.2
 
 
 class DeliveryOutcome(str, Enum):
@@ -130,6 +132,8 @@ class AlertDelivery:
         self._vitals: dict[str, tuple[float, dict[str, float]]] = {}  # bed -> (ts, values); one entry per bed
         self._error_answers: Counter[int] = Counter()  # queue seq -> AE answers so far
         self.status_address: tuple[str, int] | None = None  # bound PCD-05 listener, while running
+        self._escalation_dirty = False
+        self._escalation_saved = float("-inf")
 
     # -- driver API (synchronous) ------------------------------------------------------
 
@@ -171,6 +175,11 @@ class AlertDelivery:
         """Event time advanced: escalate whatever fell due."""
         self._apply(self.escalator.advance(now_ts))
 
+    def flush(self) -> None:
+        """Write escalation state now (run() does this by itself; for drivers stopping without it)."""
+        if self._escalation_dirty:
+            self._save_escalation(force=True)
+
     # -- the loop the driver owns --------------------------------------------------------
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -185,8 +194,13 @@ class AlertDelivery:
             self.status_address = server.sockets[0].getsockname()[:2]
         workers = [asyncio.create_task(self._worker(i, stop)) for i in range(len(self.config.destinations))]
         try:
-            await stop.wait()
+            while not stop.is_set():
+                await _wait_any(stop, timeout_seconds=ESCALATION_SAVE_SECONDS)
+                if self._escalation_dirty:
+                    self._save_escalation(force=True)
         finally:
+            if self._escalation_dirty:
+                self._save_escalation(force=True)
             if server is not None:
                 server.close()
             for ev in self._wake:
@@ -387,8 +401,18 @@ class AlertDelivery:
             os.replace(self._escalation_file, self._escalation_file.with_suffix(".bad"))
             return Escalator(self.config.escalation, n)
 
-    def _save_escalation(self) -> None:
-        """Atomic rewrite (no fsync: a power cut may lose the latest timer changes, never a queued message)."""
+    def _save_escalation(self, force: bool = False) -> None:
+        """Persist escalation timers, at most every ESCALATION_SAVE_SECONDS (run() flushes the rest).
+
+        Atomic rewrite, no fsync: a crash may lose the last fraction of a second of timer
+        changes, never a queued message.
+        """
+        self._escalation_dirty = True
+        now = time.monotonic()
+        if not force and now - self._escalation_saved < ESCALATION_SAVE_SECONDS:
+            return
+        self._escalation_dirty = False
+        self._escalation_saved = now
         tmp = self._escalation_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.escalator.state()), "utf-8")
         os.replace(tmp, self._escalation_file)
