@@ -1,8 +1,7 @@
 """`alarmfilter simulate`: a seeded ICU ward as a JSON-lines event file (for `replay`), truth apart.
 
-The stream is built by `make_run` + `event_stream`; a sink only consumes it. A new sink (e.g. a
-Kafka producer for `--broker`) is a `register` argument and one branch in `run`, e.g.
-``counts = send_events(args.broker, event_stream(args, sim))`` (alarmfilter.kafka.producer).
+The stream is built by `make_run` + `event_stream`; a sink only consumes it: a file (`--out`),
+stdout (`--out -`) or a Kafka broker (`--broker`, via alarmfilter.kafka.producer.send_events).
 """
 
 from __future__ import annotations
