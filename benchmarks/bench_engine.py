@@ -21,6 +21,7 @@ import json
 import statistics
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from alarmfilter.cli.engines import engine_factory, shipped_model
@@ -31,9 +32,15 @@ from alarmfilter.events import DecodeError, Vitals, Waveform, decode_event
 from alarmfilter.replay import Ward
 
 try:  # run as a script (python benchmarks/bench_engine.py) or imported as benchmarks.bench_engine
-    from .stream import Line, encoded_batches, ward_run
+    from .stream import Line, encoded_batches, replicated_batches, template_events, ward_run
 except ImportError:
-    from stream import Line, encoded_batches, ward_run  # type: ignore[no-redef]
+    from stream import (  # type: ignore[no-redef]
+        Line,
+        encoded_batches,
+        replicated_batches,
+        template_events,
+        ward_run,
+    )
 
 #: Seconds of stream fed, untimed, before measuring: every timed alarm has this much waveform.
 WARMUP_SECONDS = 60.0
@@ -91,14 +98,22 @@ def _feed_decode(ward: DecodeOnlyWard, batch: list[Line]) -> float:
 
 
 def measure(beds: int, seconds: float, repeats: int = 3, seed: int = 0, decode_only: bool = True,
-            warmup_seconds: float = WARMUP_SECONDS, batch_lines: int = 2000) -> dict[str, object]:
-    """Throughput of `repeats` engine wards (and decode-only wards) over the same lines."""
+            warmup_seconds: float = WARMUP_SECONDS, batch_lines: int = 2000,
+            batches: Iterable[list[Line]] | None = None, t_start: float | None = None) -> dict[str, object]:
+    """Throughput of `repeats` engine wards (and decode-only wards) over the same lines.
+
+    By default the lines are a simulated ward of `beds` x (`warmup_seconds` + `seconds`); lines
+    before `warmup_seconds` are fed to every ward untimed. `batches` + `t_start` replace them.
+    """
     model, problem = shipped_model()
     if model is None:
         raise RuntimeError(f"shipped model unusable: {problem}")
     config = config_for_evidence(EngineConfig())
-    run = ward_run(beds, seconds + warmup_seconds, seed)
-    t_start = run.config.start_ts + warmup_seconds
+    if batches is None:
+        run = ward_run(beds, seconds + warmup_seconds, seed)
+        t_start = run.config.start_ts + warmup_seconds
+        batches = encoded_batches(run, batch_lines)
+    assert t_start is not None
     engines = [Ward(engine_factory(model=model, quiet=True)) for _ in range(repeats)]
     decoders = [DecodeOnlyWard(config) for _ in range(repeats if decode_only else 0)]
     eng_cpu = [0.0] * repeats
@@ -108,7 +123,7 @@ def measure(beds: int, seconds: float, repeats: int = 3, seed: int = 0, decode_o
     raw_bytes = 0
     bed_seconds = 0.0  # seconds of waveform fed, summed over beds
     flip = False
-    for batch in encoded_batches(run, batch_lines):
+    for batch in batches:
         cut = next((i for i, ln in enumerate(batch) if ln.ts >= t_start), len(batch))  # time-ordered
         warm, timed = batch[:cut], batch[cut:]
         for ward in engines:
@@ -130,8 +145,12 @@ def measure(beds: int, seconds: float, repeats: int = 3, seed: int = 0, decode_o
                     dec_cpu[i] += _feed_decode(decoders[i], timed)
     for i, ward in enumerate(engines):
         t0 = time.process_time()
-        ward.flush()
+        last = ward.flush()
         eng_cpu[i] += time.process_time() - t0
+        if i == 0:
+            decided = [o for o in last if o.kind == "decision"]
+            outputs["decisions"] += len(decided)
+            outputs.update("scored" if o.score is not None else f"unscored:{o.reason_code}" for o in decided)
     eng_rate = [bed_seconds / c for c in eng_cpu if c > 0]
     result: dict[str, object] = {
         "beds": beds, "seconds": seconds, "warmup_seconds": warmup_seconds, "repeats": repeats,
@@ -153,20 +172,29 @@ def measure(beds: int, seconds: float, repeats: int = 3, seed: int = 0, decode_o
     return result
 
 
-def scaling(points: list[tuple[int, float]], seed: int = 0,
-            warmup_seconds: float = WARMUP_SECONDS / 3) -> list[dict[str, object]]:
-    """Engine throughput at several ward sizes (one engine ward each; cost per bed-second should be flat)."""
+def scaling(beds_list: list[int], timed_seconds: float = 3600.0, seed: int = 0,
+            warmup_seconds: float = WARMUP_SECONDS) -> dict[str, object]:
+    """Engine throughput at several ward sizes over the *same* timed content (stream.replicated_batches).
+
+    One simulated bed of `warmup_seconds + timed_seconds` is the template; at N beds each bed
+    replays 1/N of its timed part after its own warm-up, so every point decodes the same
+    waveforms and decides the same alarms. Flat throughput = cost linear in the number of beds.
+    """
+    template = template_events(warmup_seconds + timed_seconds, seed)
+    t_start = template[0].ts + warmup_seconds
     rows = []
-    for beds, seconds in points:
-        r = measure(beds, seconds, repeats=1, seed=seed, decode_only=True, warmup_seconds=warmup_seconds)
-        rows.append({k: r[k] for k in ("beds", "seconds", "bed_seconds", "alarms",
+    for beds in beds_list:
+        r = measure(beds, timed_seconds / beds, repeats=1, decode_only=True, warmup_seconds=warmup_seconds,
+                    batches=replicated_batches(template, beds, warmup_seconds, timed_seconds), t_start=t_start)
+        rows.append({k: r[k] for k in ("beds", "seconds", "bed_seconds", "alarms", "decisions",
                                        "engine_bed_seconds_per_cpu_second",
                                        "decode_only_bed_seconds_per_cpu_second", "engine_vs_decode_only")})
     base = rows[0]["engine_bed_seconds_per_cpu_second"] if rows else None
     for row in rows:
         rate = row["engine_bed_seconds_per_cpu_second"]
         row["relative_to_first"] = round(rate / base, 3) if base and rate else None  # type: ignore[operator]
-    return rows
+    return {"template": {"bed_seconds": timed_seconds, "warmup_seconds": warmup_seconds, "seed": seed},
+            "points": rows}
 
 
 def main() -> int:
@@ -179,7 +207,7 @@ def main() -> int:
     a = ap.parse_args()
     out: dict[str, object] = {"engine": measure(a.beds, a.seconds, a.repeats, a.seed)}
     if a.scaling:
-        out["scaling"] = scaling([(1, 1800.0), (10, 180.0), (100, 30.0), (1000, 6.0)], a.seed)
+        out["scaling"] = scaling([1, 10, 100, 1000], seed=a.seed)
     print(json.dumps(out, indent=1))
     return 0
 

@@ -54,7 +54,9 @@ def measure(beds: int = 4, hours: float = 24.0, seed: int = 0, checkpoints: int 
         step = cfg.seconds / checkpoints
         t_next = cfg.start_ts + step
         curve: list[tuple[float, float]] = []
+        cpu_per_interval: list[float] = []  # CPU seconds feeding each checkpoint interval (traced)
         cpu0 = time.process_time()
+        feed_cpu = 0.0
         gc.collect()
         tracemalloc.start(1)
         try:
@@ -65,9 +67,14 @@ def measure(beds: int = 4, hours: float = 24.0, seed: int = 0, checkpoints: int 
                     while ts >= t_next:
                         gc.collect()
                         curve.append(((t_next - cfg.start_ts) / 3600.0, tracemalloc.get_traced_memory()[0] / beds / 1e6))
+                        cpu_per_interval.append(feed_cpu)
+                        feed_cpu = 0.0
                         t_next += step
+                    c0 = time.process_time()
                     ward.feed_raw(raw)
+                    feed_cpu += time.process_time() - c0
             ward.flush()
+            cpu_per_interval.append(feed_cpu)
             gc.collect()
             curve.append((hours, tracemalloc.get_traced_memory()[0] / beds / 1e6))
             peak = tracemalloc.get_traced_memory()[1]
@@ -77,6 +84,8 @@ def measure(beds: int = 4, hours: float = 24.0, seed: int = 0, checkpoints: int 
     finally:
         path.unlink(missing_ok=True)
     half = [mb for h, mb in curve if h >= hours / 2 - 1e-9]
+    k = len(cpu_per_interval) // 2
+    first, second = sum(cpu_per_interval[:k]), sum(cpu_per_interval[k:2 * k])
     tracked = sum(len(e.alarms) for e in ward.beds.values())
     return {
         "method": "tracemalloc (traced Python+numpy bytes while feeding a fresh Ward), per bed",
@@ -86,6 +95,8 @@ def measure(beds: int = 4, hours: float = 24.0, seed: int = 0, checkpoints: int 
         "tracked_alarms_per_bed": round(tracked / beds, 1),
         "curve_hours_mb_per_bed": [[round(h, 2), round(mb, 3)] for h, mb in curve],
         "peak_traced_mb": round(peak / 1e6, 1),
+        "feed_cpu_second_half_vs_first": round(second / first, 3) if first > 0 else None,
+        "feed_cpu_seconds_per_interval": [round(c, 2) for c in cpu_per_interval],
         "feed_cpu_seconds_traced": round(cpu, 1),
     }
 

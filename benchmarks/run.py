@@ -38,8 +38,7 @@ TARGETS = {
 PROFILES: dict[str, dict[str, Any]] = {
     "full": {
         "engine": {"beds": 10, "seconds": 900.0, "repeats": 3},
-        "scaling": [(1, 1800.0), (10, 180.0), (100, 30.0), (1000, 6.0)],
-        "scaling_warmup_seconds": 20.0,
+        "scaling": {"beds_list": [1, 10, 100, 1000], "timed_seconds": 3600.0},
         "memory": {"beds": 4, "hours": 24.0},
         "features": ["--repeat", "3"],
         "evaluate": ["--jobs", "1"],
@@ -47,8 +46,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
     "quick": {
         "engine": {"beds": 2, "seconds": 60.0, "repeats": 2, "warmup_seconds": 10.0},
-        "scaling": [(1, 20.0), (4, 5.0)],
-        "scaling_warmup_seconds": 5.0,
+        "scaling": {"beds_list": [1, 4], "timed_seconds": 20.0, "warmup_seconds": 10.0},
         "memory": {"beds": 1, "hours": 0.5, "checkpoints": 4},
         "features": ["--repeat", "1", "--limit", "5"],
         "evaluate": ["--jobs", "1", "--limit", "5"],
@@ -69,6 +67,7 @@ DOCUMENTED_KEYS: dict[str, type | tuple[type, ...]] = {
     "memory_growth_mb_per_bed_last_half": float,
     "memory_simulated_hours": (int, float),
     "scaling": list,  # [{beds, seconds, engine_bed_seconds_per_cpu_second, relative_to_first, ...}]
+    "scaling_max_deviation": float,
     "machine": dict,
     "git": dict,
     "targets": dict,
@@ -237,7 +236,7 @@ def run(quick: bool = False, log: Log | None = None) -> dict[str, Any]:
     say(f"engine: {prof['engine']}")
     eng = bench_engine.measure(**prof["engine"])
     say(f"scaling: {prof['scaling']}")
-    scale = bench_engine.scaling(prof["scaling"], warmup_seconds=prof["scaling_warmup_seconds"])
+    scale = bench_engine.scaling(**prof["scaling"])
     say(f"memory: {prof['memory']}")
     mem = bench_memory.measure(**prof["memory"])
     feat = features(prof["features"], say)
@@ -256,9 +255,11 @@ def run(quick: bool = False, log: Log | None = None) -> dict[str, Any]:
         "memory_mb_per_bed": mem["memory_mb_per_bed"],
         "memory_growth_mb_per_bed_last_half": mem["growth_mb_per_bed_last_half"],
         "memory_simulated_hours": mem["simulated_hours"],
+        "memory_feed_cpu_second_half_vs_first": mem["feed_cpu_second_half_vs_first"],
         "memory_method": mem["method"],
-        "scaling": scale,
-        "scaling_max_deviation": _max_deviation(scale),
+        "scaling": scale["points"],
+        "scaling_template": scale["template"],
+        "scaling_max_deviation": _max_deviation(scale["points"]),
         "details": {"engine": eng, "memory": mem, "features": feat, "evaluate": ev, "kafka": kf},
         "timing": ("engine and memory: CPU time (time.process_time) of the driver calls only, engine and "
                    "decode-only interleaved batch by batch; features/evaluate/kafka: as their scripts measure "
@@ -315,7 +316,7 @@ def table(result: dict[str, Any]) -> str:
     rows.append((f"memory growth over the last {hours / 2:g} h, MB per bed",
                  result["memory_growth_mb_per_bed_last_half"], "≈ 0"))
     for r in result["scaling"]:
-        rows.append((f"scaling {r['beds']} beds x {r['seconds']:g} s, bed-s per CPU-s",
+        rows.append((f"scaling {r['beds']} beds x {r['seconds']:g} s (same content), bed-s per CPU-s",
                      f"{r['engine_bed_seconds_per_cpu_second']} ({r['relative_to_first']}x)", "flat"))
     lines = ["| measure | value | target |", "|---|---|---|"]
     lines += [f"| {a} | {'skipped' if b is None else b} | {c} |" for a, b, c in rows]

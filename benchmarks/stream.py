@@ -9,6 +9,7 @@ records); vitals and alarms are the simulator's, at its realistic rates.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -97,3 +98,50 @@ def encoded_batches(run: SimRun, batch_lines: int = 2000) -> Iterator[list[Line]
             batch = []
     if batch:
         yield batch
+
+
+def template_events(seconds: float, seed: int = 0, bed_index: int = 0) -> list[Event]:
+    """One simulated bed's gap-free stream, kept in memory to be replicated (see `replicated_batches`)."""
+    run = ward_run(bed_index + 1, seconds, seed)
+    plan = run.plans[bed_index]
+    return list(continuous_bed_events(plan, run.config, run.real, 120))
+
+
+def replicated_batches(template: list[Event], beds: int, warmup_seconds: float, timed_seconds: float,
+                       batch_lines: int = 2000) -> Iterator[list[Line]]:
+    """`beds` beds that together replay the template's timed part exactly once, each after its own warm-up.
+
+    Bed j takes the template slice [W + j*s - W, W + (j+1)*s) (s = timed/beds), shifted in time so that
+    every bed's timed slice starts at the same instant; beds are interleaved in event-time order as
+    on a ward. Whatever the number of beds, the timed lines carry the same waveforms and the same
+    alarms: only the number of beds changes, which is what a scaling curve should vary.
+    """
+    if not template:
+        return
+    t_base = template[0].ts
+    times = [e.ts for e in template]
+    span = timed_seconds / beds
+    streams = []
+    for j in range(beds):
+        origin = t_base + warmup_seconds + j * span  # template time where bed j's timed slice starts
+        lo, hi = bisect.bisect_left(times, origin - warmup_seconds), bisect.bisect_left(times, origin + span)
+        shift = round(t_base + warmup_seconds - origin, 3)
+        streams.append(_shifted(template[lo:hi], shift, j))
+    batch: list[Line] = []
+    for ts, _, j, event in heapq.merge(*streams, key=lambda x: x[:3]):
+        update: dict[str, object] = {"bed": f"SCALE-{j + 1:04d}", "ts": ts}
+        if isinstance(event, Alarm):
+            update["alarm_id"] = f"{event.alarm_id}-{j + 1}"
+        moved = event.model_copy(update=update)
+        seconds = moved.duration_seconds if isinstance(moved, Waveform) else 0.0
+        batch.append(Line(moved.model_dump_json().encode(), moved.kind, j, ts, seconds))
+        if len(batch) >= batch_lines:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _shifted(events: list[Event], shift: float, j: int) -> Iterator[tuple[float, int, int, Event]]:
+    for e in events:
+        yield e.ts + shift, _ORDER[e.kind], j, e
