@@ -16,6 +16,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from ..events.types import AlarmType
@@ -49,11 +50,12 @@ class SimRun:
     real: RealData
     plans: list[BedPlan]
 
-    @property
+    @cached_property
     def truth(self) -> dict[str, AlarmTruth]:
+        """alarm_id -> ground truth, for every alarm in the stream."""
         return {a.truth.alarm_id: a.truth for p in self.plans for a in p.alarms}
 
-    @property
+    @cached_property
     def faults(self) -> list[FaultTruth]:
         return [f for p in self.plans for f in p.faults]
 
