@@ -113,9 +113,10 @@ class WaveformBuffer:
             values = signals.get(name)
             if values is None:
                 self._write(ring, start, np.full(n, np.nan, dtype=np.float32))
-            else:
-                self._write(ring, start, np.asarray(values, dtype=np.float64).astype(np.float32))
-        self.units.update({k: v for k, v in units.items() if k in self._rings})
+            else:  # straight to float32 (None -> NaN): no float64 temporary per channel and chunk
+                self._write(ring, start, np.array(values, dtype=np.float32))
+        if units != self.units:  # the same units every chunk, as a rule
+            self.units.update({k: v for k, v in units.items() if k in self._rings})
         self._n = start + n
         return None
 
