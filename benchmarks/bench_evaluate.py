@@ -14,18 +14,18 @@ from pathlib import Path
 
 from alarmfilter.cli.engines import shipped_model
 from alarmfilter.datasets.challenge import record_names
+from alarmfilter.datasets.location import CHALLENGE, find_dataset
 from alarmfilter.evaluate.session import Options, evaluate
-
-DEFAULT_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "challenge2015-dev"
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("data_dir", nargs="?", default=str(DEFAULT_DIR))
+    ap.add_argument("data_dir", nargs="?", default=None, help="default: the data location rules")
     ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--limit", type=int, default=0, help="records to use (0 = all)")
     a = ap.parse_args()
-    d = Path(a.data_dir)
+    loc = find_dataset(CHALLENGE)
+    d = Path(a.data_dir) if a.data_dir else (loc.dataset(CHALLENGE) if loc else Path(CHALLENGE))
     if not d.exists():
         print(f"skip: {d} absent")
         return 0
