@@ -11,8 +11,12 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import CliError
+
+if TYPE_CHECKING:
+    from ..sim.ward import Event, SimRun
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -34,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
-def make_run(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def make_run(args: argparse.Namespace) -> SimRun:
     """The planned ward for these arguments (validated: bad values are one-line errors)."""
     from pydantic import ValidationError
 
@@ -55,14 +59,14 @@ def make_run(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return simulate(config)
 
 
-def event_stream(args: argparse.Namespace, run) -> Iterator:  # type: ignore[no-untyped-def, type-arg]
+def event_stream(args: argparse.Namespace, run: SimRun) -> Iterator[Event]:
     """The events to send: optionally with open-loop feedback, optionally paced."""
     from ..sim import FeedbackModel
     from ..sim.closedloop import open_loop_feedback
     from ..sim.feedback import FeedbackConfig
     from ..sim.pacing import paced
 
-    events = run.events()
+    events: Iterator[Event] = run.events()
     if args.feedback:
         events = open_loop_feedback(events, FeedbackModel(run.truth, FeedbackConfig(seed=args.seed)))
     if args.realtime:

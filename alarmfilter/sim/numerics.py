@@ -38,7 +38,8 @@ def ou(n: int, mean: float, sd: float, tau_seconds: float, rng: np.random.Genera
     e = rng.standard_normal(n) * sd * np.sqrt(1 - a * a)
     x0 = rng.standard_normal() * sd
     y, _ = lfilter([1.0], [1.0, -a], e, zi=np.array([a * x0]))
-    return mean + y
+    out: FloatArray = mean + np.asarray(y, dtype=np.float64)
+    return out
 
 
 def synthetic_baseline(n: int, rng: np.random.Generator, abp: bool) -> dict[str, FloatArray]:
@@ -138,7 +139,7 @@ def blend(x: FloatArray, start: int, weights: FloatArray, level: float | FloatAr
     """Pull `x[start:]` towards `level` by `weights`, in place (an episode on a baseline)."""
     stop = min(len(x), start + len(weights))
     w = weights[: stop - start]
-    lv = level if np.isscalar(level) else np.asarray(level)[: stop - start]
+    lv = np.broadcast_to(np.asarray(level, dtype=np.float64), (len(weights),))[: stop - start]
     x[start:stop] = (1 - w) * x[start:stop] + w * lv
 
 

@@ -73,7 +73,8 @@ def pulse_template(fs_hz: float, rr_seconds: float) -> FloatArray:
     x = _gauss(t, 0.22, 1.0, 0.09) + _gauss(t, 0.5, 0.45, 0.12)
     x *= np.clip(t / 0.05, 0, 1) * np.clip((1.0 - t) / 0.2, 0, 1)
     x -= x[0]
-    return x / x.max()
+    out: FloatArray = x / x.max()
+    return out
 
 
 def beat_samples(hr_bpm: FloatArray, fs_hz: float, phase0: float) -> npt.NDArray[np.int64]:

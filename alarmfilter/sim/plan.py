@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TypeVar
 from uuid import UUID, uuid5
 
 import numpy as np
@@ -45,6 +46,7 @@ from .numerics import (
 )
 from .realdata import RealData, RecordInfo
 
+_K = TypeVar("_K", AlarmType, Fault)
 _NS = UUID("5b0f3a4e-2d55-4a8e-9a43-6d1f0c1e7a11")
 
 
@@ -184,7 +186,7 @@ def _baseline(n: int, rng: np.random.Generator, abp: bool, real: RealData) -> tu
     return values, sources
 
 
-def _mix(table: dict, abp: bool) -> dict:
+def _mix(table: dict[_K, float], abp: bool) -> dict[_K, float]:
     kept = {k: w for k, w in table.items() if abp or k not in ABP_ONLY}
     total = sum(kept.values())
     return {k: w / total for k, w in kept.items()}

@@ -192,7 +192,7 @@ def _load_bidmc(folder: Path) -> list[tuple[str, dict[str, FloatArray]]]:
             data = np.genfromtxt(csv, delimiter=",", names=True, dtype=np.float64)
         except ValueError:
             continue
-        cols = {n.lower(): data[n] for n in data.dtype.names or ()}
+        cols: dict[str, FloatArray] = {n.lower(): np.asarray(data[n]) for n in data.dtype.names or ()}  # type: ignore[call-overload]
         series = {"hr_bpm": cols.get("hr"), "pulse_bpm": cols.get("pulse"), "rr_per_min": cols.get("resp"),
                   "spo2_pct": cols.get("spo2")}
         if any(v is None or len(v) < 60 for v in series.values()):

@@ -78,10 +78,10 @@ class SimRun:
         bed_days = self.config.beds * self.config.seconds / SECONDS_PER_DAY
         by_cat = Counter(category(t.type) for t in truths)
         arr = [t for t in truths if category(t.type) == "arrhythmia"]
-        expected: Counter[str] = Counter()
+        expected: dict[str, float] = {}
         for p in self.plans:
             for t, x in p.expected.items():
-                expected[t.value] += x
+                expected[t.value] = expected.get(t.value, 0.0) + x
         return {
             "beds": self.config.beds,
             "hours": self.config.hours,
