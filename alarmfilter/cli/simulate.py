@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="add clinician feedback as if every alarm were seen (no filter in the loop)")
     p.add_argument("--data", default=None, help="data folder (default: $ALARMFILTER_DATA_DIR, ../shared/data, cache)")
     p.add_argument("--synthetic", action="store_true", help="ignore real data: fully synthetic ward")
+    p.add_argument("--bed-dispersion", type=float, default=0.0, metavar="D",
+                   help="variance of a per-bed alarm-rate multiplier (mean 1): some beds loud; default 0")
     p.add_argument("--broker", default=None, metavar="URL",
                    help="kafka://host:port[,host:port]: publish to the input topics instead of --out "
                         "(topic names from ALARMFILTER_TOPIC_PREFIX)")
@@ -52,7 +54,7 @@ def make_run(args: argparse.Namespace) -> SimRun:
         raise CliError(f"{args.data}: no such directory")
     try:
         config = SimConfig(beds=args.beds, hours=args.hours, seed=args.seed, data_dir=args.data,
-                           use_real_data=not args.synthetic)
+                           use_real_data=not args.synthetic, bed_rate_dispersion=args.bed_dispersion)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         raise CliError(f"{'.'.join(str(x) for x in first['loc'])}: {first['msg']}") from None

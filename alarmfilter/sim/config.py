@@ -173,6 +173,9 @@ class SimConfig(BaseModel):
     after_seconds: float = Field(10.0, ge=0, le=120, description="waveform streamed after each alarm")
     audible_alarms_per_bed_day: float = Field(AUDIBLE_ALARMS_PER_BED_DAY, ge=0)
     abp_line_share: float = Field(0.6, ge=0, le=1, description="beds with an arterial line")
+    bed_rate_dispersion: float = Field(
+        0.0, ge=0, le=5, description="variance of a per-bed rate multiplier (mean 1); 0 = all beds alike"
+    )
     real_arrhythmia_share: float = Field(
         0.75, ge=0, le=1, description="arrhythmia alarms taken from real records when data is present"
     )

@@ -193,7 +193,10 @@ def _mix(table: dict[_K, float], abp: bool) -> dict[_K, float]:
 
 
 def _schedule(config: SimConfig, rng: np.random.Generator, plan: BedPlan, real: RealData) -> tuple[list[Item], dict[AlarmType, float]]:
-    seconds = config.seconds
+    # Drew 2014: a few patients raise most alarms. With dispersion d > 0 each bed's rates are
+    # scaled by a gamma(1/d, d) draw (mean 1, variance d); d = 0 keeps every bed at the mean.
+    d = config.bed_rate_dispersion
+    seconds = config.seconds * (rng.gamma(1.0 / d, d) if d > 0 else 1.0)
     expected: dict[AlarmType, float] = {}
     items: list[Item] = []
     # arrhythmia alarms: type mix of the challenge, true share scaled to Drew's 11.2 %

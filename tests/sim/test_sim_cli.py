@@ -77,3 +77,9 @@ def test_demo_bad_arguments(capsys) -> None:
     assert main(["demo", "--data", "/nonexistent/dir"]) == 2
     err = capsys.readouterr().err
     assert "must be positive" in err and "no such directory" in err
+
+
+def test_simulate_rejects_a_bad_setting_in_one_line(capsys, tmp_path: Path) -> None:
+    assert main(["simulate", "--bed-dispersion", "-1", "--out", str(tmp_path / "e.jsonl")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("alarmfilter simulate: error: bed_rate_dispersion") and len(err.splitlines()) == 1

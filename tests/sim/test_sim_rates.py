@@ -100,3 +100,17 @@ def test_parameter_alarm_ground_truth_mix(big_synthetic: SimRun) -> None:
     sd = math.sqrt(PARAMETER_ACTIONABLE_SHARE * (1 - PARAMETER_ACTIONABLE_SHARE) / len(param))
     assert abs(share - PARAMETER_ACTIONABLE_SHARE) < 4 * sd
     assert {t.cause.value for t in param} == {"event", "transient", "artefact"}
+
+
+def test_bed_rate_dispersion_makes_some_beds_loud_and_keeps_the_mean() -> None:
+    """Opt-in heterogeneity: per-bed counts overdispersed, the ward mean still the claimed rate."""
+    import numpy as np
+
+    run = simulate(SimConfig(beds=200, hours=2, seed=8, use_real_data=False, bed_rate_dispersion=1.0))
+    counts = np.array([len(p.alarms) for p in run.plans])
+    expected = AUDIBLE_ALARMS_PER_BED_DAY * 2 / 24
+    assert counts.var() > 5 * counts.mean()  # Poisson alone: var == mean
+    assert abs(counts.mean() - expected) < 4 * np.sqrt(expected + expected**2) / np.sqrt(200)
+    flat = simulate(SimConfig(beds=200, hours=2, seed=8, use_real_data=False))
+    flat_counts = np.array([len(p.alarms) for p in flat.plans])
+    assert flat_counts.var() < 2 * flat_counts.mean()
