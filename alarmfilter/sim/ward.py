@@ -125,8 +125,15 @@ def write_jsonl(events: Iterator[Event], path: Path) -> int:
 
 
 def write_truth(run: SimRun, path: Path) -> int:
-    """Ground truth, one JSON object a line: `truth` per alarm, `fault` per injected fault."""
-    rows = [t.to_json() for t in sorted(run.truth.values(), key=lambda t: (t.ts, t.bed))]
+    """Ground truth, one JSON object a line: `truth` per alarm, `fault` per injected fault, and
+    `bed` per bed (where its numerics came from, arterial line or not, its alarm limits)."""
+    rows: list[dict[str, object]] = [
+        {"kind": "bed", "bed": p.bed, "sources": p.sources, "abp": p.abp,
+         "limits": {t.value: {"key": lim.key, "limit": lim.limit, "delay_seconds": lim.delay_seconds}
+                    for t, lim in p.limits.items()}}
+        for p in run.plans
+    ]
+    rows += [t.to_json() for t in sorted(run.truth.values(), key=lambda t: (t.ts, t.bed))]
     rows += [f.to_json() for f in run.faults]
     with path.open("w", encoding="utf-8") as f:
         for r in rows:
