@@ -137,3 +137,11 @@ def test_all_missing_and_unknown_channels_are_tolerated() -> None:
     assert ev.features["n_ecg_usable"] == 0.0
     assert all(math.isfinite(v) for v in ev.features.values())
     assert extract_evidence("asystole", {}, {}, FS, 0).features["window_seconds"] == 0.0
+
+
+@pytest.mark.parametrize("alarm_type", ALARM_TYPES)
+def test_every_feature_is_documented(alarm_type: str) -> None:
+    from alarmfilter.signals.catalog import FEATURE_DESCRIPTIONS
+
+    ev = _ev(alarm_type, _bed(beat_times(SEC, 80.0)))
+    assert set(ev.features) <= set(FEATURE_DESCRIPTIONS), set(ev.features) - set(FEATURE_DESCRIPTIONS)
