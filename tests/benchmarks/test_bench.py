@@ -47,7 +47,8 @@ def test_figures_are_sane(quick: dict) -> None:
     assert quick["engine_bed_seconds_per_cpu_second"] > 0
     assert 0 < quick["engine_vs_decode_only"] <= 2.0  # engine cannot be much cheaper than its own decoding
     assert 0 < quick["memory_mb_per_bed"] < 100
-    assert _number(quick["memory_growth_mb_per_bed_last_half"])
+    assert _number(quick["memory_growth_mb_per_bed_before"]) and _number(quick["memory_growth_mb_per_bed_at_end"])
+    assert quick["memory_at_hours"] < quick["memory_simulated_hours"]
     eng = quick["details"]["engine"]
     assert eng["bed_seconds"] > 0 and eng["lines_by_kind"]["waveform"] > 0 and eng["lines_by_kind"]["vitals"] > 0
     assert len(eng["engine_cpu_seconds"]) == len(eng["decode_only_cpu_seconds"]) == eng["repeats"]
