@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     rebalance_timeout_seconds: float = Field(6.0, gt=0)
     heartbeat_interval_seconds: float = Field(1.0, gt=0)
     commit_interval_seconds: float = Field(1.0, gt=0, description="how often processed offsets are committed")
+    fetch_max_wait_seconds: float = Field(
+        0.02, gt=0, le=5,
+        description="longest a fetch waits for data; Kafka answers as soon as data is there, some brokers only then",
+    )
     tick_interval_seconds: float = Field(0.1, gt=0, description="timer: holds, stalled streams, acks")
     reorder_max_wait_seconds: float = Field(
         1.0, ge=0, description="wall time an event may wait for the bed's other streams before it is fed anyway"
@@ -216,9 +220,28 @@ def _split_hosts(urls: str) -> list[str]:
 def _file_source(settings_cls: type[BaseSettings], path: Path) -> PydanticBaseSettingsSource:
     if not path.is_file():
         raise ValueError(f"{CONFIG_FILE_ENV}={path}: no such file")
+    _check_config_file(path)
     if path.suffix.lower() == ".json":
         return JsonConfigSettingsSource(settings_cls, json_file=path)
     return YamlConfigSettingsSource(settings_cls, yaml_file=path)
+
+
+def _check_config_file(path: Path) -> None:
+    """Refuse a config file that is not a mapping of setting names, in one line (the sources would
+    raise TypeError/AttributeError or a multi-line parser error on it)."""
+    import json
+
+    import yaml
+
+    is_json = path.suffix.lower() == ".json"
+    try:
+        text = path.read_text(encoding="utf-8")
+        doc = json.loads(text) if is_json else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        raise ValueError(f"{CONFIG_FILE_ENV}={path}: unreadable ({' '.join(str(exc).split())[:200]})") from None
+    empty_yaml = doc is None and not is_json
+    if not empty_yaml and not (isinstance(doc, dict) and all(isinstance(k, str) for k in doc)):
+        raise ValueError(f"{CONFIG_FILE_ENV}={path}: must hold a mapping of setting names to values")
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -226,7 +249,9 @@ def load_settings(**overrides: Any) -> Settings:
     from pydantic import ValidationError
 
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
+        settings.engine_config()  # engine limits (hold ceiling, NaN) checked at load, not at first use
+        return settings
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         loc = ".".join(str(p) for p in err["loc"])

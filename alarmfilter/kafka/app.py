@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from ..settings import Settings
 from .client import faust_credentials, read_decisions
@@ -135,9 +136,35 @@ class KafkaWorker:
             await stream.ack(event)
 
 
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[misc]
+    """faust fixes the fetch wait at 1.5 s; a broker that holds a fetch that long delays every alarm."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = int(self.app.fetch_max_wait_seconds * 1000)
+        return consumer
+
+
+class _Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
+    def _new_consumer_thread(self) -> _ConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(faust_aiokafka.Transport):  # type: ignore[misc]
+    Consumer = _Consumer
+
+
+class _App(faust.App):  # type: ignore[misc]
+    fetch_max_wait_seconds = 1.5
+
+    def _new_transport(self) -> Any:
+        return _Transport(self.conf.broker_consumer, self)
+
+
 def make_app(settings: Settings) -> faust.App:
     """The faust app: consumer group = `settings.consumer_group`, no web server, memory store."""
-    return faust.App(
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = _App(
         settings.consumer_group,
         broker=[f"kafka://{h}" for h in settings.broker_hosts],
         broker_credentials=faust_credentials(settings),
@@ -158,3 +185,5 @@ def make_app(settings: Settings) -> faust.App:
         web_enabled=False,
         datadir=str(settings.data_dir / "faust"),
     )
+    app.fetch_max_wait_seconds = settings.fetch_max_wait_seconds
+    return app
