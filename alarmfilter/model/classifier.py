@@ -24,7 +24,7 @@ import numpy as np
 from river import linear_model, optim, preprocessing, utils
 from scipy import optimize
 
-from alarmfilter.model.features import FEATURE_SIGNS, MODEL_FEATURES, select_features
+from alarmfilter.model.features import MODEL_FEATURES, InputSpec, input_spec, select_features
 
 FORMAT = "alarmfilter.model/1"
 #: learning rate for online feedback updates (small: one label must not flip a type)
@@ -42,10 +42,14 @@ def _new_pipeline_parts(lr: float = ONLINE_LR) -> tuple[preprocessing.StandardSc
 class TypeModel:
     """StandardScaler -> LogisticRegression for one alarm type (river estimators)."""
 
-    def __init__(self, features: tuple[str, ...], lr: float = ONLINE_LR) -> None:
-        self.features = tuple(features)
+    def __init__(self, spec: tuple[InputSpec, ...], lr: float = ONLINE_LR) -> None:
+        self.spec = tuple((str(k), float(lo), float(hi), bool(lg), int(sg)) for k, lo, hi, lg, sg in spec)
+        self.features = tuple(k for k, *_ in self.spec)
         self.lr = lr
         self.scaler, self.logreg = _new_pipeline_parts(lr)
+
+    def inputs(self, x: Mapping[str, Any], alarm_type: str) -> dict[str, float]:
+        return select_features(x, alarm_type, self.spec)
 
     def logit(self, x: dict[str, float]) -> float:
         z = self.scaler.transform_one(x)
@@ -60,13 +64,14 @@ class TypeModel:
         self.scaler.learn_one(x)
         self.logreg.learn_one(self.scaler.transform_one(x), bool(y), w=w)
         # keep the physiological direction of every weight (see FEATURE_SIGNS)
-        for k, sign in FEATURE_SIGNS.items():
+        for k, *_, sign in self.spec:
             if k in self.logreg._weights and sign * self.logreg._weights[k] < 0:
                 self.logreg._weights[k] = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "features": list(self.features),
+            "spec": [list(v) for v in self.spec],
             "lr": self.lr,
             "scaler": {
                 "counts": {k: int(v) for k, v in self.scaler.counts.items()},
@@ -79,8 +84,13 @@ class TypeModel:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> TypeModel:
-        m = cls(tuple(d["features"]), float(d.get("lr", ONLINE_LR)))
+    def from_dict(cls, d: Mapping[str, Any], alarm_type: str = "") -> TypeModel:
+        if "spec" in d:
+            spec = tuple((str(k), float(lo), float(hi), bool(lg), int(sg)) for k, lo, hi, lg, sg in d["spec"])
+        else:  # older snapshot: the current code's recipe for these features
+            known = {v[0]: v for v in input_spec(alarm_type)}
+            spec = tuple(known.get(k, (k, -math.inf, math.inf, False, 0)) for k in d["features"])
+        m = cls(spec, float(d.get("lr", ONLINE_LR)))
         sc = d["scaler"]
         m.scaler.counts.update({k: int(v) for k, v in sc["counts"].items()})
         m.scaler.means.update({k: float(v) for k, v in sc["means"].items()})
@@ -123,7 +133,7 @@ class AlarmModel:
         tm = self.types.get(t)
         if tm is None or self._no_signal(x):
             return {False: 0.0, True: 1.0}
-        z = tm.logit(select_features(x, t))
+        z = tm.logit(tm.inputs(x, t))
         p = 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
         return {False: 1.0 - p, True: p}
 
@@ -131,15 +141,15 @@ class AlarmModel:
         """Per-feature logit contributions (positive = towards a true alarm), for reasons."""
         t = self._type_of(x, alarm_type)
         tm = self.types.get(t)
-        return tm.contributions(select_features(x, t)) if tm else {}
+        return tm.contributions(tm.inputs(x, t)) if tm else {}
 
     def learn_one(self, x: Mapping[str, Any], y: bool, alarm_type: str | None = None) -> None:
         """One clinician label; unknown types start a model on the fly."""
         t = self._type_of(x, alarm_type)
         if t not in MODEL_FEATURES:
             return
-        tm = self.types.setdefault(t, TypeModel(MODEL_FEATURES[t]))
-        tm.learn_one(select_features(x, t), bool(y))
+        tm = self.types.setdefault(t, TypeModel(input_spec(t)))
+        tm.learn_one(tm.inputs(x, t), bool(y))
         self.n_learned += 1
 
     # -- identity & persistence -------------------------------------------
@@ -170,7 +180,7 @@ class AlarmModel:
         if d.get("format") != FORMAT:
             raise ValueError(f"unsupported model format {d.get('format')!r}")
         m = cls(
-            {t: TypeModel.from_dict(v) for t, v in d["types"].items()},
+            {t: TypeModel.from_dict(v, t) for t, v in d["types"].items()},
             {t: float(v) for t, v in d.get("thresholds", {}).items()},
             dict(d.get("meta", {})),
         )
@@ -207,9 +217,10 @@ def _fit_logistic(X: np.ndarray, y: np.ndarray, l2: float,
     return res.x[:-1], float(res.x[-1])
 
 
-def fit_type(rows: list[tuple[dict[str, float], bool]], features: tuple[str, ...], l2: float = L2) -> TypeModel:
+def fit_type(rows: list[tuple[dict[str, float], bool]], spec: tuple[InputSpec, ...], l2: float = L2) -> TypeModel:
     """Fit one type's prior: scaler moments from the data, weights by batch L-BFGS."""
-    tm = TypeModel(features)
+    tm = TypeModel(spec)
+    features = tm.features
     xs = [x for x, _ in rows]
     for x in xs:
         tm.scaler.learn_one(x)
@@ -218,7 +229,7 @@ def fit_type(rows: list[tuple[dict[str, float], bool]], features: tuple[str, ...
     if y.all() or (~y).all() or len(rows) < 2:
         w, b = np.zeros(len(features)), (4.0 if y.all() or len(rows) < 2 else -4.0)
     else:
-        w, b = _fit_logistic(X, y, l2, [FEATURE_SIGNS.get(k, 0) for k in features])
+        w, b = _fit_logistic(X, y, l2, [sg for *_, sg in tm.spec])
     tm.logreg._weights = utils.VectorDict({k: float(v) for k, v in zip(features, w)})
     tm.logreg.intercept = b
     return tm
@@ -245,5 +256,5 @@ def fit_prior(rows: Iterable[tuple[str, Mapping[str, float], bool]], l2: float |
     types = {}
     for t in sorted(by_type):
         data = sorted(by_type[t], key=lambda r: (json.dumps(r[0], sort_keys=True), r[1]))
-        types[t] = fit_type(data, MODEL_FEATURES[t], l2 if l2 is not None else TYPE_L2.get(t, L2))
+        types[t] = fit_type(data, input_spec(t), l2 if l2 is not None else TYPE_L2.get(t, L2))
     return AlarmModel(types, meta={"n_train": {t: len(v) for t, v in sorted(by_type.items())}})

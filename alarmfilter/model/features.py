@@ -54,8 +54,29 @@ LOG_FEATURES = frozenset({"vt_pulse_during_disturbance", "vt_pulse_disturbance_m
 MODEL_FEATURES: dict[str, tuple[str, ...]] = {t: tuple(k for k, _, _ in v) for t, v in MODEL_SPEC.items()}
 
 
-def select_features(features: Mapping[str, float], alarm_type: str) -> dict[str, float]:
+#: one model input: (feature key, low clip, high clip, enter as log, sign)
+InputSpec = tuple[str, float, float, bool, int]
+
+
+def input_spec(alarm_type: str) -> tuple[InputSpec, ...]:
+    """The full input recipe for a type, as stored in model snapshots.
+
+    >>> input_spec("extreme_bradycardia")
+    (('brady_hr5_median_bpm', 20.0, 100.0, False, -1),)
+    """
+    return tuple(
+        (k, float(lo), float(hi), k in LOG_FEATURES, FEATURE_SIGNS.get(k, 0))
+        for k, lo, hi in MODEL_SPEC.get(alarm_type, ())
+    )
+
+
+def select_features(
+    features: Mapping[str, float], alarm_type: str, spec: tuple[InputSpec, ...] | None = None
+) -> dict[str, float]:
     """The model's inputs for this type, clipped; unavailable values are left out (= neutral).
+
+    ``spec`` (from a snapshot) overrides the current code's recipe, so a stored
+    model keeps reading its inputs the way it was trained.
 
     >>> select_features({"vf_lowband_max": 0.5, "vt_normal_gap_min_s": -999.0, "x": 1.0}, "ventricular_flutter_fib")
     {'vf_lowband_max': 0.5}
@@ -63,7 +84,7 @@ def select_features(features: Mapping[str, float], alarm_type: str) -> dict[str,
     {'asy_ecg_gap_min_s': 6.0}
     """
     out: dict[str, float] = {}
-    for k, lo, hi in MODEL_SPEC.get(alarm_type, ()):
+    for k, lo, hi, use_log, _ in spec if spec is not None else input_spec(alarm_type):
         v = features.get(k)
         if v is None:
             continue
@@ -71,5 +92,5 @@ def select_features(features: Mapping[str, float], alarm_type: str) -> dict[str,
         if v == NOT_AVAILABLE or not math.isfinite(v):
             continue
         v = min(max(v, lo), hi)
-        out[k] = math.log(v) if k in LOG_FEATURES else v
+        out[k] = math.log(v) if use_log else v
     return out

@@ -104,3 +104,19 @@ def test_weights_keep_their_physiological_sign_in_fit_and_online() -> None:
     assert m.types["extreme_tachycardia"].logreg.weights["tachy_hr17_median_bpm"] >= 0.0
     m2 = fit_prior(_rows())
     assert m2.types["asystole"].logreg.weights["asy_ecg_gap_min_s"] > 0.0
+
+
+def test_snapshot_keeps_its_input_recipe_when_code_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import alarmfilter.model.features as feats
+
+    m = fit_prior(_rows())
+    d = json.loads(json.dumps(m.to_dict()))
+    x = {"asy_ecg_gap_min_s": 9.0, "asy_pulse_gap_min_s": 9.0}
+    p = m.predict_proba_one(x, "asystole")[True]
+    # a later code version clips pauses at 3 s: the stored model must not change its mind
+    monkeypatch.setitem(feats.MODEL_SPEC, "asystole", (("asy_ecg_gap_min_s", 0.0, 3.0), ("asy_pulse_gap_min_s", 0.0, 3.0)))
+    assert AlarmModel.from_dict(d).predict_proba_one(x, "asystole")[True] == p
+    # a snapshot written before specs were stored falls back to the current recipe
+    for t in d["types"].values():
+        del t["spec"]
+    assert AlarmModel.from_dict(d).predict_proba_one(x, "asystole")[True] != p
