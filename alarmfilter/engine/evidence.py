@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..events.types import AlarmType, Decision, ReasonCode
 from ..model.classifier import AlarmModel
@@ -20,6 +23,60 @@ from ..signals.evidence import EVIDENCE_WINDOW_SECONDS, extract_evidence
 from .buffers import VitalsLog, Window
 from .config import EngineConfig
 from .scoring import Assessment, Verdict
+
+T = TypeVar("T")
+
+#: Wall time evidence extraction may take per alarm before the alarm is forwarded without it.
+EVIDENCE_BUDGET_SECONDS = 5.0
+
+
+class EvidenceTimeout(TimeoutError):
+    """Evidence extraction overran its budget (or an earlier overrun is still running): fail open."""
+
+
+class ExtractionWatchdog:
+    """Bounds the wall time a decision waits for evidence; the engine forwards when it is exceeded.
+
+    Extraction runs on a short-lived daemon thread joined with a timeout, so a pathological window
+    cannot stall the driver: past `budget_seconds` the alarm fails open (reason names the timeout)
+    and the overrunning thread is left to finish; until it has, later alarms fail open at once
+    rather than queue behind it. This measures a duration, never reads event time, so the
+    decision data stay event-time; `budget_seconds=None` runs inline (no thread).
+    """
+
+    def __init__(self, budget_seconds: float | None = EVIDENCE_BUDGET_SECONDS) -> None:
+        if budget_seconds is not None and not budget_seconds > 0:
+            raise ValueError(f"evidence budget must be > 0 s, got {budget_seconds}")
+        self.budget_seconds = budget_seconds
+        self.stats: Counter[str] = Counter()
+        self._overrun: threading.Thread | None = None
+
+    def run(self, fn: Callable[[], T]) -> T:
+        if self.budget_seconds is None:
+            return fn()
+        if self._overrun is not None:
+            if self._overrun.is_alive():
+                self.stats["evidence_busy"] += 1
+                raise EvidenceTimeout("an earlier evidence extraction is still running past its budget")
+            self._overrun = None
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                box["value"] = fn()
+            except BaseException as exc:  # noqa: BLE001 -- handed back to the caller's thread
+                box["error"] = exc
+
+        thread = threading.Thread(target=work, name="evidence-extraction", daemon=True)
+        thread.start()
+        thread.join(self.budget_seconds)
+        if thread.is_alive():
+            self._overrun = thread
+            self.stats["evidence_timeouts"] += 1
+            raise EvidenceTimeout(f"evidence extraction took longer than its {self.budget_seconds:g} s budget")
+        if "error" in box:
+            raise box["error"]
+        return box["value"]  # type: ignore[no-any-return]
 
 
 class ModelError(ValueError):
@@ -66,10 +123,12 @@ class EvidenceScorer:
     for the seconds before the alarm; a hold therefore only delays the decision for now.
     """
 
-    def __init__(self, model: AlarmModel, *, learning: bool = False, hold_seconds: float = 0.0) -> None:
+    def __init__(self, model: AlarmModel, *, learning: bool = False, hold_seconds: float = 0.0,
+                 budget_seconds: float | None = EVIDENCE_BUDGET_SECONDS) -> None:
         self.model = model
         self.learning = learning
         self.hold_seconds = hold_seconds
+        self.watchdog = ExtractionWatchdog(budget_seconds)
 
     @property
     def model_version(self) -> str:
@@ -85,7 +144,10 @@ class EvidenceScorer:
         return EVIDENCE_WINDOW_SECONDS + hold_seconds
 
     def assess(self, alarm_type: AlarmType, window: Window, vitals: VitalsLog, alarm_ts: float) -> Assessment:
-        ev = extract_evidence(alarm_type.value, window.signals, window.units, window.fs_hz, window.alarm_index)
+        fs_hz = window.fs_hz or 1.0  # no waveform yet (fs unknown): the evidence of an empty window
+        ev = self.watchdog.run(
+            lambda: extract_evidence(alarm_type.value, window.signals, window.units, fs_hz, window.alarm_index)
+        )
         p_true = float(self.model.predict_proba_one(ev.features, alarm_type.value)[True])
         if not math.isfinite(p_true):
             raise ValueError("model returned a non-finite probability")

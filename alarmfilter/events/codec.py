@@ -31,10 +31,21 @@ class DecodeError:
         return dead_letter(self.reason, raw, self.bed)
 
 
+def _shown(value: object, max_chars: int = 40) -> str:
+    """A producer-chosen value as it may appear in a reason: one line, escaped, short.
+
+    >>> _shown("a\\nb"), _shown("x" * 50)
+    ('a\\\\nb', 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...')
+    """
+    text = str(value)
+    text = text if text.isprintable() else repr(text)[1:-1]
+    return text if len(text) <= max_chars else text[:max_chars] + "..."
+
+
 def _describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors(include_url=False)[:3]:
-        loc = ".".join(str(p) for p in err["loc"]) or "(message)"
+        loc = ".".join(_shown(p) for p in err["loc"]) or "(message)"
         parts.append(f"{loc}: {err['msg']}")
     more = exc.error_count() - len(parts)
     return "invalid event: " + "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
@@ -90,7 +101,7 @@ def decode_event(raw: str | bytes) -> Vitals | Waveform | Alarm | Feedback | Dec
         return DecodeError(f"message must be a JSON object, got {type(obj).__name__}")
     bed = obj.get("bed") if isinstance(obj.get("bed"), str) and len(obj["bed"]) <= 64 else None
     if obj.get("schema_version") != 1:
-        return DecodeError(f"schema_version: unsupported {obj.get('schema_version')!r}, expected 1", bed)
+        return DecodeError(f"schema_version: unsupported {_shown(repr(obj.get('schema_version')))}, expected 1", bed)
     try:
         return _EVENT.validate_python(obj)
     except ValidationError as exc:
