@@ -29,6 +29,8 @@ from alarmfilter.model.features import MODEL_FEATURES, InputSpec, input_spec, se
 FORMAT = "alarmfilter.model/1"
 #: learning rate for online feedback updates (small: one label must not flip a type)
 ONLINE_LR = 0.02
+#: clip bound meaning "no clipping" (finite, so snapshots stay strict JSON)
+UNBOUNDED = 1e12
 L2 = 0.01
 
 
@@ -42,8 +44,10 @@ def _new_pipeline_parts(lr: float = ONLINE_LR) -> tuple[preprocessing.StandardSc
 class TypeModel:
     """StandardScaler -> LogisticRegression for one alarm type (river estimators)."""
 
-    def __init__(self, spec: tuple[InputSpec, ...], lr: float = ONLINE_LR) -> None:
-        self.spec = tuple((str(k), float(lo), float(hi), bool(lg), int(sg)) for k, lo, hi, lg, sg in spec)
+    def __init__(self, spec: tuple[InputSpec, ...] | tuple[str, ...], lr: float = ONLINE_LR) -> None:
+        # bare feature names (other models' use): no clipping, no log, no sign constraint
+        full = [(v, -UNBOUNDED, UNBOUNDED, False, 0) if isinstance(v, str) else v for v in spec]
+        self.spec = tuple((str(k), float(lo), float(hi), bool(lg), int(sg)) for k, lo, hi, lg, sg in full)
         self.features = tuple(k for k, *_ in self.spec)
         self.lr = lr
         self.scaler, self.logreg = _new_pipeline_parts(lr)
@@ -89,7 +93,7 @@ class TypeModel:
             spec = tuple((str(k), float(lo), float(hi), bool(lg), int(sg)) for k, lo, hi, lg, sg in d["spec"])
         else:  # older snapshot: the current code's recipe for these features
             known = {v[0]: v for v in input_spec(alarm_type)}
-            spec = tuple(known.get(k, (k, -math.inf, math.inf, False, 0)) for k in d["features"])
+            spec = tuple(known.get(k, (k, -UNBOUNDED, UNBOUNDED, False, 0)) for k in d["features"])
         m = cls(spec, float(d.get("lr", ONLINE_LR)))
         sc = d["scaler"]
         m.scaler.counts.update({k: int(v) for k, v in sc["counts"].items()})
