@@ -60,6 +60,7 @@ def measure(beds: int = 3, hours: float = 36.0, at_hours: float = 24.0, seed: in
         step = cfg.seconds / checkpoints
         t_next = cfg.start_ts + step
         curve: list[tuple[float, float]] = []
+        tracked: list[float] = []  # decided alarms kept for feedback, per bed, at each checkpoint
         cpu_per_interval: list[float] = []  # CPU seconds feeding each checkpoint interval (traced)
         cpu0 = time.process_time()
         feed_cpu = 0.0
@@ -73,6 +74,7 @@ def measure(beds: int = 3, hours: float = 36.0, at_hours: float = 24.0, seed: in
                     while ts >= t_next:
                         gc.collect()
                         curve.append(((t_next - cfg.start_ts) / 3600.0, tracemalloc.get_traced_memory()[0] / beds / 1e6))
+                        tracked.append(sum(len(e.alarms) for e in ward.beds.values()) / beds)
                         cpu_per_interval.append(feed_cpu)
                         feed_cpu = 0.0
                         t_next += step
@@ -83,6 +85,7 @@ def measure(beds: int = 3, hours: float = 36.0, at_hours: float = 24.0, seed: in
             cpu_per_interval.append(feed_cpu)
             gc.collect()
             curve.append((hours, tracemalloc.get_traced_memory()[0] / beds / 1e6))
+            tracked.append(sum(len(e.alarms) for e in ward.beds.values()) / beds)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -96,7 +99,6 @@ def measure(beds: int = 3, hours: float = 36.0, at_hours: float = 24.0, seed: in
 
     k = len(cpu_per_interval) // 2
     first, second = sum(cpu_per_interval[:k]), sum(cpu_per_interval[k:2 * k])
-    tracked = sum(len(e.alarms) for e in ward.beds.values())
     return {
         "method": "tracemalloc (traced Python+numpy bytes while feeding a fresh Ward), per bed",
         "beds": beds, "simulated_hours": hours, "lines": lines,
@@ -106,8 +108,8 @@ def measure(beds: int = 3, hours: float = 36.0, at_hours: float = 24.0, seed: in
         "growth_mb_per_bed_at_end": round(curve[-1][1] - mb_at(hours - span), 4) if hours > at_hours else None,
         "growth_span_hours": span,
         "memory_mb_per_bed_at_end": round(curve[-1][1], 3),
-        "tracked_alarms_per_bed": round(tracked / beds, 1),
-        "curve_hours_mb_per_bed": [[round(h, 2), round(mb, 3)] for h, mb in curve],
+        "curve_hours_mb_tracked_alarms_per_bed": [[round(h, 2), round(mb, 3), round(n, 1)]
+                                                  for (h, mb), n in zip(curve, tracked, strict=True)],
         "peak_traced_mb": round(peak / 1e6, 1),
         "feed_cpu_second_half_vs_first": round(second / first, 3) if first > 0 else None,
         "feed_cpu_seconds_per_interval": [round(c, 2) for c in cpu_per_interval],
