@@ -112,11 +112,7 @@ class BedEngine:
         alarm_type = AlarmType.parse(alarm.type)
         if alarm_type is not None and alarm_type.is_technical:
             self.faults[fault_channel(alarm_type.value, alarm.channel)] = (alarm_type.value, alarm.ts)
-        merged = self._merge_target(alarm, alarm_type)
-        if merged is not None:
-            tracked = TrackedAlarm(alarm, alarm_type, alarm.ts, alarm.ts)
-            self.alarms[alarm.alarm_id] = tracked
-            return self._decide_merged(tracked, *merged)
+        self._note_raise(alarm, alarm_type)
         if alarm_type is None or alarm_type.is_technical or self.scorer is None:
             tracked = TrackedAlarm(alarm, alarm_type, alarm.ts, alarm.ts)
             self.alarms[alarm.alarm_id] = tracked
@@ -144,6 +140,9 @@ class BedEngine:
 
     def _decide_now(self, tracked: TrackedAlarm) -> list[Output]:
         alarm = tracked.alarm
+        merged = self._merge_target(alarm, tracked.alarm_type)
+        if merged is not None:  # checked at decision time: alarms are decided in due order, whatever the arrival order
+            return self._decide_merged(tracked, *merged)
         assessment: Assessment | None = None
         if tracked.alarm_type is None:
             verdict = Verdict(Decision.FORWARD, ReasonCode.UNKNOWN_TYPE, [f"unknown alarm type {alarm.type!r}: forwarded"])
@@ -237,13 +236,18 @@ class BedEngine:
         self.stats["fault_on_source"] += 1
         return AlarmContext(best[0], max(0.0, alarm.ts - best[1]), reraises, until_ts)
 
+    def _note_raise(self, alarm: Alarm, alarm_type: AlarmType | None) -> None:
+        """Recent raise times per type (bounded), for the re-raise count of later alarms."""
+        if alarm_type is None or alarm_type.is_technical:
+            return
+        raised = self._raised.setdefault(alarm_type.value, [])
+        raised[:] = [t for t in raised if t >= alarm.ts - self.config.merge_window_seconds][-32:]
+        raised.append(alarm.ts)
+
     def _merge_target(self, alarm: Alarm, alarm_type: AlarmType | None) -> tuple[str, float] | None:
         """The forwarded alarm this one re-raises (same type, within the merge window), if any."""
         if alarm_type is None or alarm_type.is_technical or self.config.merge_window_seconds <= 0:
             return None
-        raised = self._raised.setdefault(alarm_type.value, [])
-        raised[:] = [t for t in raised if t >= alarm.ts - self.config.merge_window_seconds][-32:]
-        raised.append(alarm.ts)
         if alarm_type.is_lethal and not self.config.merge_lethal:
             return None
         last = self._forwarded.get(alarm_type.value)
