@@ -37,7 +37,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from alarmfilter.settings import Settings  # noqa: E402
+from alarmfilter.settings import Settings
 
 PARTITIONS = 8
 
@@ -83,8 +83,9 @@ def backlog(beds: int, seconds: float) -> list[tuple[str, str, bytes]]:
 
 def live_ward(beds: int, seconds: int, t0: float, fs_hz: float = 250.0) -> list[tuple[float, Any]]:
     """(availability offset in s, event): 4-channel 250 Hz chunks, vitals, an alarm every 2 s per bed."""
-    from alarmfilter.events import Alarm, Vitals, Waveform
     import math
+
+    from alarmfilter.events import Alarm, Vitals, Waveform
 
     n = int(fs_hz)
     ecg = [1.0 if (i / fs_hz) % 0.8 < 0.04 else 0.05 * math.sin(i / fs_hz * 6.0) for i in range(n)]
@@ -277,7 +278,7 @@ async def live_latency(settings: Settings, beds: int, seconds: int) -> dict[str,
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not set(sent_alarm) <= set(decided):
-            for _tp, records in (await consumer.getmany(timeout_ms=300)).items():
+            for records in (await consumer.getmany(timeout_ms=300)).values():
                 for r in records:
                     d = json.loads(r.value)
                     if d["alarm_id"] in sent_alarm and d["alarm_id"] not in decided:

@@ -65,11 +65,11 @@ def _metrics(settings: object) -> object | None:
     """DriverMetrics serving /metrics, or None when the port is 0."""
     from ..metrics import DriverMetrics
 
-    port = getattr(settings, "metrics_port")
-    metrics = DriverMetrics(unit=getattr(settings, "unit"))
+    port = settings.metrics_port
+    metrics = DriverMetrics(unit=settings.unit)
     if port:
         try:
-            metrics.serve(port, getattr(settings, "metrics_addr"))
+            metrics.serve(port, settings.metrics_addr)
         except OSError as exc:
             raise CliError(f"metrics port {port}: {exc.strerror or exc}") from None
     return metrics

@@ -45,8 +45,8 @@ class KafkaWorker:
         self._lock = asyncio.Lock()
         self.app.agent(self.inputs, name="alarmfilter-beds")(self._agent)
         self.app.timer(settings.tick_interval_seconds)(self._on_timer)
-        self.app.on_partitions_revoked.connect(self._on_revoked)
-        self.app.on_partitions_assigned.connect(self._on_assigned)
+        self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+        self.app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
 
     # -- faust callbacks -------------------------------------------------------------------------
 
@@ -61,6 +61,8 @@ class KafkaWorker:
                 continue  # fetched before a rebalance: faust seeks back to the committed offset and replays it
             if msg.partition not in self._ready:
                 await self._recover({msg.partition})
+                if generation != self._generation:
+                    continue
             self._send(self.core.receive(msg.topic, msg.partition, msg.offset, event.value, event, time.time()))
 
     async def _on_timer(self) -> None:
@@ -82,7 +84,7 @@ class KafkaWorker:
         self._generation += 1
         pending, self._inflight = self._inflight, []
         if pending:
-            done, not_done = await asyncio.wait(pending, timeout=self.settings.rebalance_timeout_seconds / 2)
+            _done, not_done = await asyncio.wait(pending, timeout=self.settings.rebalance_timeout_seconds / 2)
             if not_done:
                 log.warning("%d outputs still unconfirmed when partitions were revoked", len(not_done))
 
@@ -127,34 +129,42 @@ class KafkaWorker:
         """Ack messages whose outputs the broker has confirmed; faust commits acked offsets."""
         acks = self.core.take_acks()
         if not acks:
+            self._inflight = [f for f in self._inflight if not f.done()]
             return
+        generation = self._generation
         pending, self._inflight = self._inflight, []
-        if pending:
+        try:
             await asyncio.gather(*pending)
+        except Exception as exc:  # noqa: BLE001 -- the broker refused outputs: stop; a restart replays from the last commit
+            log.error("outputs not confirmed (%s: %s): stopping so the messages are replayed", type(exc).__name__, exc)
+            await self.app.crash(exc)
+            return
+        if generation != self._generation:
+            return  # a rebalance happened meanwhile: faust replays from the committed offset
         stream = self._stream
         for event in acks:
             await stream.ack(event)
 
 
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[misc]
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     """faust fixes the fetch wait at 1.5 s; a broker that holds a fetch that long delays every alarm."""
 
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = int(self.app.fetch_max_wait_seconds * 1000)
+        consumer._fetch_max_wait_ms = int(getattr(self.app, "fetch_max_wait_seconds", 1.5) * 1000)
         return consumer
 
 
-class _Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
+class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
-class _Transport(faust_aiokafka.Transport):  # type: ignore[misc]
+class _Transport(faust_aiokafka.Transport):
     Consumer = _Consumer
 
 
-class _App(faust.App):  # type: ignore[misc]
+class _App(faust.App):
     fetch_max_wait_seconds = 1.5
 
     def _new_transport(self) -> Any:

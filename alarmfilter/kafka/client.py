@@ -24,11 +24,12 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
         return None
     from aiokafka.helpers import create_ssl_context
 
-    return create_ssl_context(
+    ctx: ssl.SSLContext = create_ssl_context(
         cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None,
         certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
         keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
     )
+    return ctx
 
 
 def aiokafka_options(settings: Settings) -> dict[str, Any]:
@@ -102,7 +103,7 @@ async def wait_for_broker(settings: Settings, timeout_seconds: float) -> None:
             await admin.start()
             await admin.list_topics()
             return
-        except Exception as exc:  # broker not up yet: retry until the deadline
+        except Exception as exc:  # noqa: BLE001 -- broker not up yet: retry until the deadline
             last = exc
             await asyncio.sleep(0.5)
         finally:
@@ -141,7 +142,7 @@ async def read_decisions(
         since_ms = int((time.time() - lookback_seconds) * 1000)
         try:
             starts = await consumer.offsets_for_times({tp: since_ms for tp in tps})
-        except Exception:  # broker without timestamp lookup: read the whole partition
+        except Exception:  # noqa: BLE001 -- broker without timestamp lookup: read the whole partition
             starts = {}
         for tp in tps:
             found = starts.get(tp)

@@ -16,7 +16,18 @@ from typing import Any
 
 from ..engine import BedEngine
 from ..engine.states import AlarmState
-from ..events import Alarm, DecodeError, Feedback, InputEvent, Output, Waveform, dead_letter, decode_event, encode
+from ..events import (
+    Alarm,
+    DecisionRecord,
+    DecodeError,
+    Feedback,
+    InputEvent,
+    Output,
+    Waveform,
+    dead_letter,
+    decode_event,
+    encode,
+)
 from ..settings import Settings, Topics
 from .ordering import BedOrderer, LedgerEntry, OffsetLedger, stream_progress
 
@@ -175,7 +186,7 @@ class WorkerCore:
                 self.on_feedback(event)
         try:
             outputs = eng.feed(event)
-        except Exception as exc:  # last line of defence: the engine must never take the worker down
+        except Exception as exc:  # noqa: BLE001 -- last line of defence: the engine must never take the worker down
             self.stats["engine_errors"] += 1
             outputs = [dead_letter(f"engine error ({type(exc).__name__}: {exc})", encode(event), event.bed)]
         routed = self._route(outputs, held.partition)
@@ -186,10 +197,9 @@ class WorkerCore:
     def _route(self, outputs: list[Output], partition: int) -> list[Outgoing]:
         out = []
         for o in outputs:
-            if o.kind == "decision":
-                alarm_id = o.alarm_id  # type: ignore[union-attr]
-                self._remember(partition, alarm_id, str(o.decision))  # type: ignore[union-attr]
-                self._finish_alarm(alarm_id)
+            if isinstance(o, DecisionRecord):
+                self._remember(partition, o.alarm_id, str(o.decision))
+                self._finish_alarm(o.alarm_id)
             out.append(self._outgoing(o, partition))
         return out
 

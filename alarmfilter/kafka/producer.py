@@ -70,11 +70,11 @@ class BrokerUnavailable(ConnectionError):
 
 
 async def _aiter(items: Iterable[Any] | AsyncIterator[Any]) -> AsyncIterator[Any]:
-    if hasattr(items, "__aiter__"):
-        async for item in items:  # type: ignore[union-attr]
+    if isinstance(items, AsyncIterator):
+        async for item in items:
             yield item
     else:
-        for item in items:  # type: ignore[union-attr]
+        for item in items:
             yield item
 
 

@@ -115,7 +115,7 @@ def test_topic_creation_makes_the_topics_the_workers_use(services: dict[str, Any
 def test_alarmfilter_services_run_real_subcommands_with_real_settings(
     services: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    entrypoint = re.search(r"^ENTRYPOINT (.+)$", DOCKERFILE.read_text(), re.M).group(1)  # type: ignore[union-attr]
+    entrypoint = re.search(r"^ENTRYPOINT (.+)$", DOCKERFILE.read_text(), re.MULTILINE).group(1)  # type: ignore[union-attr]
     assert json.loads(entrypoint) == ["alarmfilter"]
     parser = build_parser()
     fields = {f"ALARMFILTER_{f.upper()}" for f in Settings.model_fields} | {CONFIG_FILE_ENV}
@@ -151,7 +151,7 @@ def test_prometheus_scrapes_both_workers_on_their_metrics_port(services: dict[st
         s = settings_from(env_of(services[name]), monkeypatch)
         expected.add(f"{services[name].get('hostname', name)}:{s.metrics_port}")
     assert expected <= targets
-    assert re.search(r"^EXPOSE 9464$", DOCKERFILE.read_text(), re.M)
+    assert re.search(r"^EXPOSE 9464$", DOCKERFILE.read_text(), re.MULTILINE)
 
 
 def test_grafana_gets_the_provisioned_datasource_and_dashboards(services: dict[str, Any]) -> None:
@@ -170,10 +170,10 @@ def test_grafana_gets_the_provisioned_datasource_and_dashboards(services: dict[s
 
 def test_dockerfile_builds_from_the_repo(services: dict[str, Any]) -> None:
     text = DOCKERFILE.read_text()
-    base = re.search(r"^FROM python:(\d+\.\d+)", text, re.M).group(1)  # type: ignore[union-attr]
+    base = re.search(r"^FROM python:(\d+\.\d+)", text, re.MULTILINE).group(1)  # type: ignore[union-attr]
     requires = re.search(r'requires-python = ">=(\d+\.\d+)', (REPO / "pyproject.toml").read_text()).group(1)  # type: ignore[union-attr]
     assert base == requires
-    for line in re.findall(r"^COPY (.+)$", text, re.M):
+    for line in re.findall(r"^COPY (.+)$", text, re.MULTILINE):
         *sources, _dest = shlex.split(line)
         for src in sources:
             assert (REPO / src).exists(), f"COPY {src}: not in the repo"
