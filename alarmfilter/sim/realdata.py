@@ -127,7 +127,7 @@ def find_real_data(data_dir: str | None = None, use_real: bool = True) -> RealDa
     pool = _challenge_pool(loc.dataset()) if loc is not None else None
     if loc is not None and pool is not None:
         real.records = pool
-        real.where.append(f"{len(pool.records)} labelled challenge records from {loc.describe()}")
+        real.where.append(f"{len(pool.records)} challenge records from {loc.describe()}")
     else:  # no folder, or one without labels (no ground truth): the shipped sample, if any
         real.records = _sample_pool()
         if real.records is not None:
