@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     metrics_port: int = Field(9464, ge=0, le=65535, description="0 disables the /metrics endpoint")
     metrics_addr: str = "0.0.0.0"
     data_dir: Path = Field(Path("./alarmfilter-data"), description="state and model snapshots")
+    snapshot_key: SecretStr | None = Field(
+        None, description="signs model snapshots; set it to learn through a lifecycle with snapshots in data_dir/models"
+    )
     unit: str = Field("icu", min_length=1, max_length=64, description="care unit label on metrics")
     log_level: str = "info"
 
@@ -142,6 +145,11 @@ class Settings(BaseSettings):
     warmup_seconds: float = Field(8.0, ge=0)
     audit_fraction: float = Field(0.05, ge=0, le=1)
     seed: int = 0
+
+    @field_validator("snapshot_key", mode="before")
+    @classmethod
+    def _empty_key_is_none(cls, v: object) -> object:
+        return None if v == "" else v
 
     @field_validator("broker")
     @classmethod

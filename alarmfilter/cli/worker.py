@@ -56,7 +56,18 @@ def run(args: argparse.Namespace) -> int:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     metrics = _metrics(settings)
-    worker = KafkaWorker(settings, engine_factory(settings.engine_config(), learning=True), metrics)
+    snapshots = None
+    if settings.snapshot_key is not None:
+        # learn from feedback through the model lifecycle; snapshots survive restarts
+        from ..engine.learning import learning_engine_factory, ward_model_lifecycle
+        from ..kafka.snapshots import SnapshotKeeper
+
+        lifecycle = ward_model_lifecycle(settings.snapshot_key.get_secret_value().encode())
+        factory = learning_engine_factory(settings.engine_config(), lifecycle)
+        snapshots = SnapshotKeeper(lifecycle, settings.data_dir / "models")
+    else:
+        factory = engine_factory(settings.engine_config(), learning=True)
+    worker = KafkaWorker(settings, factory, metrics, snapshots)
     faust.Worker(worker.app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
     return 0
 

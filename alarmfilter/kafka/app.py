@@ -26,8 +26,11 @@ log = logging.getLogger(__name__)
 class KafkaWorker:
     """Builds the faust app around a `WorkerCore`. `metrics` is an optional `DriverMetrics`."""
 
-    def __init__(self, settings: Settings, engine_factory: EngineFactory, metrics: Any = None) -> None:
+    def __init__(
+        self, settings: Settings, engine_factory: EngineFactory, metrics: Any = None, snapshots: Any = None
+    ) -> None:
         self.settings = settings
+        self.snapshots = snapshots  # SnapshotKeeper when the engines learn through a ModelLifecycle
         self.core = WorkerCore(engine_factory, settings)
         self.metrics = metrics
         self.core.on_feedback = metrics.observe_feedback if metrics is not None else None
@@ -45,6 +48,10 @@ class KafkaWorker:
         self._lock = asyncio.Lock()
         self.app.agent(self.inputs, name="alarmfilter-beds")(self._agent)
         self.app.timer(settings.tick_interval_seconds)(self._on_timer)
+        if snapshots is not None:
+            snapshots.restore()
+            self._show_model()
+            self.app.on_before_shutdown.connect(self._save_snapshot)  # type: ignore[arg-type]
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         self.app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
 
@@ -71,11 +78,22 @@ class KafkaWorker:
         now = time.time()
         self._send(self.core.tick(now))
         await self._checkpoint()
+        newest = max((e.clock for e in self.core.beds.values()), default=0.0)
+        if self.snapshots is not None and newest and self.snapshots.maybe_save(newest) is not None:
+            self._show_model()
         if self.metrics is not None:
             self.metrics.observe_engines(self.core.beds.values())
-            newest = max((e.clock for e in self.core.beds.values()), default=0.0)
             if newest:
                 self.metrics.observe_lag(now - newest)
+
+    async def _save_snapshot(self, sender: Any = None, **kwargs: Any) -> None:
+        newest = max((e.clock for e in self.core.beds.values()), default=0.0)
+        self.snapshots.maybe_save(newest or time.time(), force=True)
+
+    def _show_model(self) -> None:
+        if self.metrics is not None and self.snapshots is not None:
+            lc = self.snapshots.lifecycle
+            self.metrics.set_model(lc.version, self.snapshots.last_saved_ts, prior_fallback=lc.fallen_back)
 
     async def _on_revoked(self, sender: Any, revoked: Any, **kwargs: Any) -> None:
         """Stop deciding, and make sure every decision sent so far is on the broker before the

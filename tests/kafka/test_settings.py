@@ -42,6 +42,13 @@ def test_env_overrides_the_config_file(tmp_path: Path, monkeypatch: pytest.Monke
     assert s.engine_config().hold_for("hr_high") == 4.0
 
 
+def test_an_empty_snapshot_key_means_no_snapshots(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALARMFILTER_SNAPSHOT_KEY", "")
+    assert Settings().snapshot_key is None
+    monkeypatch.setenv("ALARMFILTER_SNAPSHOT_KEY", "k" * 32)
+    assert Settings().snapshot_key.get_secret_value() == "k" * 32  # type: ignore[union-attr]
+
+
 def test_bad_values_are_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALARMFILTER_BROKER", "kafka://nohostport")
     with pytest.raises(ValueError, match="setting broker: .*host:port"):
