@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install model schemas lint clean bench
+.PHONY: demo test install model schemas lint clean bench fuzz audit
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need Python 3.11 ($(PY)) on PATH"; exit 1; }
@@ -34,3 +34,14 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+
+# Fuzzing and soak at full size (not part of `make test`, which runs them CI-sized): 20x the fuzz inputs,
+# and the production-shaped 24 h soak. ALARMFILTER_FUZZ_SCALE=N for another multiple.
+fuzz: $(STAMP)
+	ALARMFILTER_FUZZ_SCALE=$${ALARMFILTER_FUZZ_SCALE:-20} ALARMFILTER_SOAK=1 $(BIN)/python -m pytest tests/fuzz tests/soak
+
+# Known vulnerabilities in the installed pinned dependencies (pip-audit). --strict: a dependency that
+# cannot be checked (no vulnerability data reachable) fails the audit instead of passing silently.
+audit: $(STAMP)
+	@$(BIN)/pip-audit --local --strict --progress-spinner off || { \
+	  echo "make audit: NOT PASSED - vulnerabilities found, or dependencies could not be audited (see above)"; exit 1; }
