@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from ..events import Output
 from ..settings import Settings
 from .client import faust_credentials, read_decisions
 from .core import EngineFactory, Outgoing, WorkerCore
@@ -40,7 +41,10 @@ class KafkaWorker:
         self.outputs = {
             name: self.app.topic(name, key_serializer="raw", value_serializer="raw") for name in topics.outputs
         }
+        #: called with every batch of outputs sent (e.g. HL7 delivery of forwarded alerts); must not block
+        self.output_hooks: list[Callable[[list[Output]], None]] = []
         self._stream: Any = None
+        self._lag_due = 0.0
         self._inflight: list[asyncio.Future[Any]] = []
         self._ready: set[int] = set()
         self._assigned = asyncio.Event()  # clear from a revoke until the new assignment is ready
@@ -85,6 +89,18 @@ class KafkaWorker:
             self.metrics.observe_engines(self.core.beds.values())
             if newest:
                 self.metrics.observe_lag(now - newest)
+            if now >= self._lag_due:
+                self._lag_due = now + 5.0
+                for topic, lag in self.core.consumer_lag(self._highwater).items():
+                    self.metrics.observe_consumer_lag(topic, lag)
+
+    def _highwater(self, topic: str, partition: int) -> int | None:
+        from faust.types import TP
+
+        try:
+            return int(self.app.consumer.highwater(TP(topic, partition)))
+        except (KeyError, AssertionError, AttributeError, TypeError):
+            return None  # not assigned (any more) or not fetched yet
 
     async def _save_snapshot(self, sender: Any = None, **kwargs: Any) -> None:
         newest = max((e.clock for e in self.core.beds.values()), default=0.0)
@@ -140,8 +156,11 @@ class KafkaWorker:
         for o in outgoing:
             fut = self.outputs[o.topic].send_soon(key=o.key, value=o.value, partition=o.partition)
             self._inflight.append(fut)
+        outputs = [o.output for o in outgoing]
         if self.metrics is not None:
-            self.metrics.observe([o.output for o in outgoing], wall_now=time.time())
+            self.metrics.observe(outputs, wall_now=time.time())
+        for hook in self.output_hooks:
+            hook(outputs)
 
     async def _checkpoint(self) -> None:
         """Ack messages whose outputs the broker has confirmed; faust commits acked offsets."""

@@ -147,6 +147,15 @@ class WorkerCore:
         self._decided.setdefault(partition, OrderedDict())
         return n
 
+    def consumer_lag(self, highwater: Callable[[str, int], int | None]) -> dict[str, int]:
+        """Messages not yet taken, per input topic, over the partitions this worker has taken from."""
+        lag: dict[str, int] = {}
+        for (topic, partition), offset in self._high_offsets.items():
+            hw = highwater(topic, partition)
+            if hw is not None:
+                lag[topic] = lag.get(topic, 0) + max(0, hw - offset - 1)
+        return lag
+
     @property
     def pending_messages(self) -> int:
         return sum(len(led) for led in self._ledgers.values())
