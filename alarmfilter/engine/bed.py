@@ -62,7 +62,35 @@ class BedEngine:
     # -- input ---------------------------------------------------------------------------------
 
     def feed(self, event: Event) -> list[Output]:
-        """Take one event; return the outputs it causes (decisions, alerts, technical, dead letters)."""
+        """Take one event; return the outputs it causes (decisions, alerts, technical, dead letters).
+
+        Never raises: a bug met while handling an alarm forwards that alarm (fail-open); any other
+        event that trips one goes to dead-letter with the reason.
+        """
+        try:
+            return self._feed(event)
+        except Exception as exc:
+            return self._engine_error(event, exc)
+
+    def _engine_error(self, event: Event, exc: Exception) -> list[Output]:
+        self.stats["fail_open:engine_error"] += 1
+        why = f"engine error ({type(exc).__name__})"
+        tracked = self.alarms.get(event.alarm_id) if isinstance(event, Alarm) else None
+        if not isinstance(event, Alarm) or (tracked is not None and tracked.state is not AlarmState.PENDING):
+            return [dead_letter(f"{why}: event not processed", _summary(event), self.bed)]
+        tracked = tracked or TrackedAlarm(event, AlarmType.parse(event.type), event.ts, event.ts)
+        self._pending.pop(event.alarm_id, None)
+        self.alarms[event.alarm_id] = tracked
+        tracked.move(Move.DECIDE)
+        tracked.decision = Decision.FORWARD
+        tracked.decided_ts = max(self.clock, event.ts)
+        common = dict(alarm_id=event.alarm_id, bed=self.bed, type=event.type, priority=event.priority,
+                      score=None, reason_code=ReasonCode.ENGINE_ERROR, reasons=[f"{why}: forwarded"],
+                      decided_ts=tracked.decided_ts, model_version=NO_EVIDENCE_VERSION)
+        return [DecisionRecord(alarm_ts=event.ts, decision=Decision.FORWARD, **common),
+                Alert(ts=event.ts, channel=event.channel, **common)]
+
+    def _feed(self, event: Event) -> list[Output]:
         if event.bed != self.bed:
             return [dead_letter(f"event for bed {event.bed!r} fed to engine of bed {self.bed!r}", "", event.bed)]
         out: list[Output] = []
@@ -331,8 +359,10 @@ def _with_context(assessment: Assessment, context: AlarmContext) -> Assessment:
                       {**assessment.findings, **context.findings()}, assessment.model_version)
 
 
-def _summary(event: Waveform | Vitals) -> str:
+def _summary(event: Event) -> str:
     """A short description of a rejected event (the samples themselves are not kept)."""
     if isinstance(event, Waveform):
         return f"waveform bed={event.bed} ts={event.ts} fs_hz={event.fs_hz} n_samples={event.n_samples} channels={sorted(event.signals)}"
-    return f"vitals bed={event.bed} ts={event.ts} values={event.values}"
+    if isinstance(event, Vitals):
+        return f"vitals bed={event.bed} ts={event.ts} values={event.values}"
+    return f"{event.kind} bed={event.bed} ts={event.ts} alarm_id={event.alarm_id}"

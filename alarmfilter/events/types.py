@@ -88,6 +88,7 @@ class ReasonCode(str, Enum):
     WARMING_UP = "warming_up"
     SCORER_ERROR = "scorer_error"
     POLICY_ERROR = "policy_error"
+    ENGINE_ERROR = "engine_error"
     MERGED = "merged"
 
     @property
@@ -103,5 +104,6 @@ FAIL_OPEN_CODES = frozenset(
         ReasonCode.WARMING_UP,
         ReasonCode.SCORER_ERROR,
         ReasonCode.POLICY_ERROR,
+        ReasonCode.ENGINE_ERROR,
     }
 )

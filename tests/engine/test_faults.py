@@ -6,7 +6,7 @@ import tracemalloc
 
 from alarmfilter.engine import BedEngine, EngineConfig
 from tests.engine.test_bed import FixedScorer, HalfPolicy, decisions, stream
-from tests.helpers import T0, alarm, feedback
+from tests.helpers import T0, alarm, feedback, waveform
 
 
 def make(**cfg) -> BedEngine:
@@ -68,3 +68,26 @@ def test_flat_and_saturated_channels_still_decided():
                           signals={"II": [0.0] * 250, "PLETH": [5.0] * 250}))
     (d,) = decisions(eng.feed(alarm("B1", T0 + 20)))
     assert d.alarm_id == "a1"
+
+
+def test_engine_bug_while_handling_an_alarm_forwards_it_once():
+    eng = make()
+    stream(eng, T0, 20)
+
+    def broken(*args, **kwargs):
+        raise KeyError("bug")
+
+    eng._on_alarm = broken  # a defect inside the engine itself, not in the scorer or policy
+    out = eng.feed(alarm("B1", T0 + 20))
+    assert [o.kind for o in out] == ["decision", "alert"]
+    assert out[0].reason_code == "engine_error" and out[0].decision == "forward"
+    assert eng.stats["fail_open:engine_error"] == 1
+    del eng._on_alarm
+    assert eng.feed(alarm("B1", T0 + 21)) == [] and eng.stats["duplicate_alarms"] == 1
+
+
+def test_engine_bug_on_other_events_is_a_dead_letter():
+    eng = make()
+    eng.waveforms.append = lambda *a: 1 / 0
+    (dl,) = eng.feed(waveform("B1", T0))
+    assert dl.kind == "deadletter" and "ZeroDivisionError" in dl.error
