@@ -25,6 +25,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/alarmfilter bench --json
 
+# Refit the shipped prior (and its thresholds) on the development records; deterministic.
+DATA ?= ../shared/data/challenge2015-dev
+model: $(STAMP)
+	$(BIN)/python -m alarmfilter.model.train $(DATA) --out alarmfilter/model/prior.json
+
 schemas: $(STAMP)
 	$(BIN)/python -m alarmfilter.events.schema schemas
 
