@@ -94,6 +94,8 @@ def test_cli_outside_a_checkout_is_one_line_error(tmp_path: Path) -> None:
 
 
 def test_feature_table_parser_ignores_other_lines() -> None:
-    text = "window 60 s, 3 records x 1\nalarm type n p50 ms p99 ms\nasystole 3 1.00 2.00\nall 3 1.00 2.00\n"
-    assert run.parse_feature_table(text) == {"asystole": {"n": 3, "p50": 1.0, "p99": 2.0},
-                                             "all": {"n": 3, "p50": 1.0, "p99": 2.0}}
+    text = ("window 60 s, 3 records x 1\nwall = elapsed time; cpu = CPU\n"
+            "alarm type n wall p50 wall p99 cpu p50 cpu p99 (ms)\nasystole 3 1.00 2.00 0.5 0.75\nall 3 1 2 0.5 0.75\n")
+    assert run.parse_feature_table(text)["asystole"] == {"n": 3, "p50": 0.5, "p99": 0.75, "wall_p50": 1.0,
+                                                         "wall_p99": 2.0}
+    assert set(run.parse_feature_table(text)) == {"asystole", "all"}
