@@ -44,10 +44,15 @@ def run(args: argparse.Namespace) -> int:
         if not args.no_create_topics:
             await ensure_topics(settings)
 
+    quiet = logging.getLogger("aiokafka")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # "unable to connect" while waiting: the CLI says it once
     try:
         asyncio.run(prepare())
     except TimeoutError as exc:
         raise CliError(str(exc)) from None
+    finally:
+        quiet.setLevel(level)
 
     import faust
 

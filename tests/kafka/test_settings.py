@@ -79,3 +79,14 @@ def test_tls_and_sasl_are_passed_to_the_clients(tmp_path: Path) -> None:
     missing = Settings(security_protocol="SSL", ssl_cafile=tmp_path / "nope.pem")
     with pytest.raises(FileNotFoundError):
         aiokafka_options(missing)
+
+
+def test_worker_without_a_broker_exits_2_with_one_line() -> None:
+    from .conftest import free_port
+
+    env = {"PATH": "/usr/bin:/bin", "ALARMFILTER_BROKER": f"kafka://127.0.0.1:{free_port()}",
+           "ALARMFILTER_METRICS_PORT": "0"}
+    r = subprocess.run([ALARMFILTER, "worker", "--broker-wait", "1"], env=env, cwd=REPO, capture_output=True,
+                       text=True, timeout=60, check=False)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("alarmfilter worker: error: no broker at kafka://127.0.0.1:")
