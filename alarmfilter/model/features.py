@@ -28,11 +28,14 @@ MODEL_SPEC: dict[str, tuple[tuple[str, float, float], ...]] = {
         # meanwhile the pulse kept its count and strength (artifact) or not (VT)
         ("vt_pulse_during_disturbance", 0.02, 1.5),
     ),
-    # no usual beat left on any lead, no pulse, ECG power moved to the 1-7 Hz band
+    # no usual beat left on any lead, no pulse, ECG power moved to the 1-7 Hz band,
+    # and the patient's own narrow QRS gone from the 15-40 Hz band (clip = the
+    # whole 10-s VT tail: gone for all of it is the strongest evidence there is)
     "ventricular_flutter_fib": (
         ("vt_normal_gap_min_s", 0.0, 10.0),
         ("pulse_gap_any_min_s", 0.0, 6.0),
         ("vf_lowband_max", 0.0, 1.0),
+        ("vt_narrow_gap_min_s", 0.0, 10.0),
     ),
 }
 #: physiological direction of each feature: +1 = larger value, more likely a true
@@ -47,6 +50,7 @@ FEATURE_SIGNS: dict[str, int] = {
     "vt_pulse_during_disturbance": 1,
     "pulse_gap_any_min_s": 1,
     "vf_lowband_max": 1,
+    "vt_narrow_gap_min_s": 1,
 }
 #: features entered as log(clipped value): ratios and disturbances, where 0.03
 #: versus 0.2 (an untouched versus a slightly changed pulse) is the big step

@@ -41,6 +41,7 @@ from alarmfilter.signals.rhythm import (
     consecutive_correlation,
     longest_run,
     morphology_filter,
+    narrow_beat_matches,
     pulse_amplitudes,
     qrs_widths_ms,
     spectral_organisation,
@@ -214,6 +215,20 @@ def _vt_lead(c: Channel) -> tuple[int, int, float, float, tuple[float, int, int]
     return run, chain, float(np.max(w) / max(base_w, 1.0)), lb, gap
 
 
+def _narrow_gap(c: Channel, tail_seconds: float) -> float:
+    """Longest stretch of the last ``tail_seconds`` with no narrow QRS like the patient's own.
+
+    Uses the 15-40 Hz matched filter (:func:`narrow_beat_matches`), independent
+    of the beat detector: a normal rhythm under a motion artifact keeps
+    matching; a run of >= 5 ventricular beats leaves a gap of >= ~2 s.
+    """
+    end = c.x.size
+    t0 = max(c.start, end - int(tail_seconds * c.fs_hz))
+    m = narrow_beat_matches(c.x, c.context_beats, c.fs_hz, t0)
+    edges = np.r_[t0, m[m < end], end]
+    return float(np.max(np.diff(edges))) / c.fs_hz
+
+
 def _stretch_quality(c: Channel, g0: int, g1: int) -> tuple[float, float]:
     """(RR regularity, fraction of samples pinned at the rails) inside samples g0..g1.
 
@@ -240,6 +255,17 @@ def _vt(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], f: dict[st
     f["vt_width_ratio_max"] = _na(max((v[2] for v in per.values()), default=None))
     f["vt_lowband_max"] = _na(max((v[3] for v in per.values()), default=None))
     f["vt_normal_gap_min_s"] = _na(min((v[4][0] for v in per.values()), default=None))
+    narrow = {c.name: _narrow_gap(c, VT_TAIL_SECONDS) for c in ecg if c.context_beats.size >= 4}
+    f["vt_narrow_gap_min_s"] = _na(min(narrow.values(), default=None))
+    if narrow:
+        lead = min(narrow, key=lambda k: narrow[k])
+        t["vt_narrow_gap_min_s"] = (
+            f"the patient's own narrow QRS (15-40 Hz template match) recurs on lead {lead} "
+            f"with no break longer than {narrow[lead]:.1f} s in the last {VT_TAIL_SECONDS:.0f} s"
+            if narrow[lead] < 2.0
+            else f"the patient's own narrow QRS is absent for {narrow[lead]:.1f} s on every lead "
+            f"(best lead {lead}, last {VT_TAIL_SECONDS:.0f} s)"
+        )
     if per:
         best = min(per, key=lambda k: per[k][4][0])
         gap_s, g0, g1 = per[best][4]
