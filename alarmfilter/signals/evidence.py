@@ -114,6 +114,15 @@ def _asystole(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], end:
     e = [gaps[c.name] for c in ecg]
     p = [gaps[c.name] for c in trusted]
     f["asy_pulse_trusted_n"] = float(len(trusted))
+    leads = [c for c in chs if c.kind == "ecg"]
+    f["asy_ecg_flat_frac_max"] = _na(max((c.quality.flat_frac for c in leads), default=None))
+    flat = [c for c in leads if c.quality.flat_frac >= 0.1]
+    if flat:
+        worst = max(flat, key=lambda c: c.quality.flat_frac)
+        t["asy_ecg_flat_frac_max"] = (
+            f"lead {worst.name} sat exactly flat (disconnected?) for {100 * worst.quality.flat_frac:.0f}% "
+            f"of the last {ANALYSIS_SECONDS:.0f} s"
+        )
     f["pulse_gap_any_min_s"] = _na(min((gaps[c.name] for c in pulse), default=None))
     f["asy_ecg_gap_min_s"] = _na(min(e, default=None))
     f["asy_ecg_gap_max_s"] = _na(max(e, default=None))

@@ -44,3 +44,18 @@ def test_vt_evidence_reports_the_narrow_qrs_gap() -> None:
     ev = extract_evidence("ventricular_flutter_fib", calm, {"II": "mV"}, FS, calm["II"].size)
     assert ev.features["vt_narrow_gap_min_s"] < 1.5
     assert "recurs" in ev.findings["vt_narrow_gap_min_s"]
+
+
+def test_a_disconnected_lead_is_flagged_a_real_asystole_is_not() -> None:
+    beats = beat_times(SEC, 75.0)
+    paused = beats[beats < 32.0]
+    units = {"II": "mV", "V": "mV"}
+    true_asy = {"II": ecg(SEC, paused), "V": ecg(SEC, paused, amp_mv=0.8, seed=3)}  # baseline noise remains
+    ev = extract_evidence("asystole", true_asy, units, FS, int(SEC * FS))
+    assert ev.features["asy_ecg_flat_frac_max"] == 0.0
+    assert "asy_ecg_flat_frac_max" not in ev.findings
+    lead_off = {"II": ecg(SEC, beats), "V": ecg(SEC, beats, amp_mv=0.8, seed=3)}
+    lead_off["V"][int(32 * FS):] = lead_off["V"][int(32 * FS)]  # the trace freezes: a disconnected lead
+    ev = extract_evidence("asystole", lead_off, units, FS, int(SEC * FS))
+    assert ev.features["asy_ecg_flat_frac_max"] >= 0.45
+    assert "lead V" in ev.findings["asy_ecg_flat_frac_max"]
