@@ -28,6 +28,7 @@ from ..events import (
     decode_event,
     encode,
 )
+from ..replay import BED_IDLE_EVICT_SECONDS
 from ..settings import Settings, Topics
 from .ordering import BedOrderer, LedgerEntry, OffsetLedger, stream_progress
 
@@ -69,6 +70,9 @@ class WorkerCore:
         self._bed_partition: dict[str, int] = {}
         self._last_seen: dict[str, tuple[float, float]] = {}  # bed -> (newest event time, wall time)
         self.on_feedback: Callable[[Feedback], None] | None = None  # e.g. metrics of clinician labels
+        self.idle_evict_seconds = BED_IDLE_EVICT_SECONDS
+        self.evicted = 0
+        self._next_sweep = 0.0
 
     # -- messages in ---------------------------------------------------------------------------
 
@@ -111,6 +115,24 @@ class WorkerCore:
             if idle_seconds >= self.settings.tick_interval_seconds:
                 # event time goes on at wall speed while a bed is silent, so holds still expire
                 out += self._route(eng.tick(newest_ts + idle_seconds), self._bed_partition[bed])
+        if wall_now >= self._next_sweep:
+            out += self._evict_idle(wall_now)
+        return out
+
+    def _evict_idle(self, wall_now: float) -> list[Outgoing]:
+        """A bed silent for `idle_evict_seconds` (discharged, unplugged) leaves memory, as in `Ward`."""
+        self._next_sweep = wall_now + min(60.0, self.idle_evict_seconds)
+        out: list[Outgoing] = []
+        for bed, (_ts, seen_wall) in list(self._last_seen.items()):
+            if wall_now - seen_wall < self.idle_evict_seconds or len(self._orderers.get(bed, ())):
+                continue
+            eng = self.beds.pop(bed, None)
+            if eng is not None:
+                out += self._route(eng.flush(), self._bed_partition[bed])
+            self._orderers.pop(bed, None)
+            self._bed_partition.pop(bed, None)
+            del self._last_seen[bed]
+            self.evicted += 1
         return out
 
     def take_acks(self) -> list[Any]:

@@ -142,3 +142,16 @@ def test_a_silent_stream_stops_holding_the_watermark() -> None:
         o.push(f"w{s}", "waveform", T0 + s, T0 + s + 1, 0.0)
     o.push("alarm", "alarm", T0 + 7.5, None, 0.0)
     assert o.pop_ready(0.0)[-1] == "alarm"
+
+
+def test_a_silent_bed_is_evicted_after_its_pending_alarms_are_decided() -> None:
+    from alarmfilter.cli.engines import engine_factory
+
+    c = WorkerCore(engine_factory(EngineConfig(hold_seconds={"hr_high": 3.0}), quiet=True), S)
+    c.idle_evict_seconds = 60.0
+    send(c, waveform("B1", T0), 0, wall=0.0)
+    send(c, alarm("B1", T0 + 1.0, "a1", type="hr_high"), 0, wall=0.0)
+    send(c, waveform("B2", T0), 1, wall=50.0)
+    out = c.tick(61.0)
+    assert set(c.beds) == {"B2"} and c.evicted == 1
+    assert [o.output.alarm_id for o in out if o.output.kind == "decision"] == ["a1"]  # decided, not lost
