@@ -173,7 +173,7 @@ def measure(beds: int, seconds: float, repeats: int = 3, seed: int = 0, decode_o
 
 
 def scaling(beds_list: list[int], timed_seconds: float = 3600.0, seed: int = 0,
-            warmup_seconds: float = WARMUP_SECONDS) -> dict[str, object]:
+            warmup_seconds: float = WARMUP_SECONDS, repeats: int = 2) -> dict[str, object]:
     """Engine throughput at several ward sizes over the *same* timed content (stream.replicated_batches).
 
     One simulated bed of `warmup_seconds + timed_seconds` is the template; at N beds each bed
@@ -184,7 +184,7 @@ def scaling(beds_list: list[int], timed_seconds: float = 3600.0, seed: int = 0,
     t_start = template[0].ts + warmup_seconds
     rows = []
     for beds in beds_list:
-        r = measure(beds, timed_seconds / beds, repeats=1, decode_only=True, warmup_seconds=warmup_seconds,
+        r = measure(beds, timed_seconds / beds, repeats=repeats, decode_only=True, warmup_seconds=warmup_seconds,
                     batches=replicated_batches(template, beds, warmup_seconds, timed_seconds), t_start=t_start)
         rows.append({k: r[k] for k in ("beds", "seconds", "bed_seconds", "alarms", "decisions",
                                        "engine_bed_seconds_per_cpu_second",

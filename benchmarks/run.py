@@ -331,7 +331,8 @@ def table(result: dict[str, Any]) -> str:
         rows.append((f"features {t}, {clock} ms p50 / p99", f"{v['p50']:.1f} / {v['p99']:.1f} (n={v['n']})", ""))
     ev = result["details"]["evaluate"]
     cpu_ms = f" ({ev['cpu_ms_per_record']} CPU ms per record)" if ev.get("cpu_ms_per_record") else ""
-    rows.append(("evaluate dev set (300 records), records per second (wall, jobs=1)",
+    n_rec = (ev.get("runs") or [{}])[0].get("records", "?")
+    rows.append((f"evaluate dev set ({n_rec} records), records per second (wall, jobs=1)",
                  None if result["evaluate_records_per_second"] is None
                  else f"{result['evaluate_records_per_second']}{cpu_ms}", ""))
     lat = result["decision_latency_ms"] or {}
