@@ -29,8 +29,10 @@ MODEL_SPEC: dict[str, tuple[tuple[str, float, float], ...]] = {
     # fastest 17-beat rate, median across channels
     "extreme_tachycardia": (("tachy_hr17_median_bpm", 60.0, 250.0),),
     "ventricular_tachycardia": (
-        # no lead shows the patient's usual beat for this long (a VT run has none)
-        ("vt_normal_gap_min_s", 0.0, 6.0),
+        # no lead shows the patient's usual beat for this long (a VT run has none),
+        # by either look: detected beats matching the template, or the 15-40 Hz
+        # matched filter that still sees a narrow QRS under a motion artifact
+        ("vt_usual_gap_min_s", 0.0, 6.0),
         # meanwhile the pulse kept its count and strength (artifact) or not (VT)
         ("vt_pulse_during_disturbance", 0.02, 1.5),
     ),
@@ -54,6 +56,7 @@ FEATURE_SIGNS: dict[str, int] = {
     "brady_hr5_median_bpm": -1,
     "tachy_hr17_median_bpm": 1,
     "vt_normal_gap_min_s": 1,
+    "vt_usual_gap_min_s": 1,
     "vt_pulse_during_disturbance": 1,
     "pulse_gap_any_min_s": 1,
     "vf_lowband_max": 1,

@@ -32,6 +32,7 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
     "tachy_hr17_pulse_bpm": "fastest 17-beat rate, median over usable pulse channels",
     "tachy_hr17_least_bpm": "fastest 17-beat rate of the least tachycardic channel",
     "vt_normal_gap_min_s": "longest stretch of the VT tail without a beat like the patient's usual one, best lead",
+    "vt_usual_gap_min_s": "as vt_normal_gap_min_s, counting 15-40 Hz narrow-QRS template matches as usual beats too",
     "vt_narrow_gap_min_s": "longest stretch of the VT tail without a 15-40 Hz match of the patient's own narrow QRS, best lead",
     "vt_pulse_during_disturbance": "largest |log change| of pulse count / amplitude during that stretch, least disturbed pulse channel",
     "vt_stretch_regularity_max": "RR regularity of beats inside that stretch, best lead (1 = metronome)",

@@ -49,6 +49,7 @@ from alarmfilter.signals.rhythm import (
 )
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 #: seconds of waveform before the alarm the engine should hand over
 EVIDENCE_WINDOW_SECONDS = 60.0
@@ -167,12 +168,16 @@ def _rate(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], n_beats:
         t[f"{prefix}_median_bpm"] = f"{'lowest' if worst == 'min' else 'highest'} {n_beats}-beat rate per channel (bpm): {desc}"
 
 
-def _normal_beat_gap(
-    c: Channel, w: FloatArray, corr: FloatArray, base_w: float, tail_seconds: float
-) -> tuple[float, int, int]:
-    """Longest stretch of the last ``tail_seconds`` without a beat like this patient's normal beat.
+def _gap_between(beats: IntArray, t0: int, end: int, fs_hz: float) -> tuple[float, int, int]:
+    """Longest stretch of samples t0..end without one of ``beats``: (seconds, first, last)."""
+    nb = beats[(beats >= t0) & (beats < end)]
+    edges = np.r_[t0, nb, end]
+    i = int(np.argmax(np.diff(edges)))
+    return float(edges[i + 1] - edges[i]) / fs_hz, int(edges[i]), int(edges[i + 1])
 
-    Returns (seconds, first sample, last sample).
+
+def _normal_beats(c: Channel, w: FloatArray, corr: FloatArray, base_w: float) -> IntArray:
+    """The detected beats that look like this patient's normal beat.
 
     Normal = matches the pre-alarm template (r >= NORMAL_CORR), not wider than before,
     and not premature (RR >= 75 % of the pre-alarm median RR).  A ventricular run
@@ -180,34 +185,49 @@ def _normal_beat_gap(
     lead leaves the normal beats visible on another.
     """
     b = c.beats
-    end = c.x.size
-    t0 = max(c.start, end - int(tail_seconds * c.fs_hz))
     ref = c.context_beats
     rr_ref = float(np.median(np.diff(ref))) if ref.size >= 3 else 0.8 * c.fs_hz
     rr_prev = np.diff(np.r_[ref[-1:] if ref.size else b[:1] - int(rr_ref), b]) if b.size else np.zeros(0)
     # any early detection (an ectopic beat or a noise spike) breaks the normal run:
     # that is what keeps a noisy lead from vouching for a normal rhythm
     normal = (corr >= NORMAL_CORR) & (w <= max(1.2 * base_w, base_w + 20.0)) & (rr_prev >= 0.75 * rr_ref)
-    nb = b[normal]
-    nb = nb[(nb >= t0) & (nb < end)]
-    edges = np.r_[t0, nb, end]
-    i = int(np.argmax(np.diff(edges)))
-    return float(edges[i + 1] - edges[i]) / c.fs_hz, int(edges[i]), int(edges[i + 1])
+    return np.asarray(b[normal], dtype=np.int64)
 
 
-def _vt_lead(c: Channel) -> tuple[int, int, float, float, tuple[float, int, int]]:
-    """(longest fast-abnormal run, longest monomorphic VT chain, width ratio, spectral low-band ratio).
+@dataclass(frozen=True, slots=True)
+class _LeadVT:
+    """One lead's ventricular-run evidence over the VT tail."""
+
+    run: int  # longest run of fast abnormal beats
+    chain: int  # longest monomorphic fast abnormal chain
+    width_ratio: float  # widest QRS / usual QRS width
+    lowband: float  # spectral 1-7 Hz power fraction, last 5 s
+    gap: tuple[float, int, int]  # longest stretch without a detected normal beat (s, first, last)
+    usual_gap_s: float  # the same, counting narrow-QRS template matches as normal beats too
+    narrow_gap_s: float | None  # longest stretch without a narrow-QRS match (None: no template)
+
+
+def _vt_lead(c: Channel) -> _LeadVT:
+    """Runs, chains, widths and normal-beat gaps of one lead.
 
     A beat is abnormal when it is wide for this patient or unlike the patient's
     template from before the alarm window; a chain link needs two abnormal beats
-    less than 600 ms apart (> 100 bpm) that look like each other.
+    less than 600 ms apart (> 100 bpm) that look like each other.  Normal beats
+    come from two independent looks: the detector's beats that match the
+    template, and the 15-40 Hz matched filter (:func:`narrow_beat_matches`), which
+    still sees the patient's narrow QRS under a slow artifact.  A run of >= 5
+    ventricular beats leaves a gap of ~2 s or more in both.
     """
     b = c.beats
+    end = c.x.size
+    t0 = max(c.start, end - int(VT_TAIL_SECONDS * c.fs_hz))
     _, _, lb = spectral_organisation(c.x[-int(5 * c.fs_hz):], c.fs_hz)
+    matches = narrow_beat_matches(c.x, c.context_beats, c.fs_hz, t0)
+    narrow = _gap_between(matches, t0, end, c.fs_hz)[0] if c.context_beats.size >= 4 else None
     xf = morphology_filter(c.x, c.fs_hz)
     if b.size < 3:
-        t0 = max(c.start, c.x.size - int(VT_TAIL_SECONDS * c.fs_hz))
-        return 0, 0, 1.0, lb, ((c.x.size - t0) / c.fs_hz, t0, c.x.size)
+        usual = _gap_between(matches, t0, end, c.fs_hz)[0]
+        return _LeadVT(0, 0, 1.0, lb, ((end - t0) / c.fs_hz, t0, end), usual, narrow)
     w = qrs_widths_ms(xf, b, c.fs_hz, prefiltered=True)
     ref = c.context_beats
     wref = qrs_widths_ms(xf, ref, c.fs_hz, prefiltered=True) if ref.size >= 3 else np.zeros(0)
@@ -220,22 +240,10 @@ def _vt_lead(c: Channel) -> tuple[int, int, float, float, tuple[float, int, int]
     cc = np.nan_to_num(consecutive_correlation(xf, b, c.fs_hz, prefiltered=True), nan=0.0)
     link = abnormal[1:] & abnormal[:-1] & fast_link & (cc[1:] > 0.6)
     chain = longest_run(link) + 1 if link.any() else 0
-    gap = _normal_beat_gap(c, w, corr, base_w, VT_TAIL_SECONDS)
-    return run, chain, float(np.max(w) / max(base_w, 1.0)), lb, gap
-
-
-def _narrow_gap(c: Channel, tail_seconds: float) -> float:
-    """Longest stretch of the last ``tail_seconds`` with no narrow QRS like the patient's own.
-
-    Uses the 15-40 Hz matched filter (:func:`narrow_beat_matches`), independent
-    of the beat detector: a normal rhythm under a motion artifact keeps
-    matching; a run of >= 5 ventricular beats leaves a gap of >= ~2 s.
-    """
-    end = c.x.size
-    t0 = max(c.start, end - int(tail_seconds * c.fs_hz))
-    m = narrow_beat_matches(c.x, c.context_beats, c.fs_hz, t0)
-    edges = np.r_[t0, m[m < end], end]
-    return float(np.max(np.diff(edges))) / c.fs_hz
+    nb = _normal_beats(c, w, corr, base_w)
+    gap = _gap_between(nb, t0, end, c.fs_hz)
+    usual = _gap_between(np.union1d(nb, matches), t0, end, c.fs_hz)[0]
+    return _LeadVT(run, chain, float(np.max(w) / max(base_w, 1.0)), lb, gap, usual, narrow)
 
 
 def _stretch_quality(c: Channel, g0: int, g1: int) -> tuple[float, float]:
@@ -255,16 +263,26 @@ def _stretch_quality(c: Channel, g0: int, g1: int) -> tuple[float, float]:
 
 def _vt(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], f: dict[str, float], t: dict[str, str]) -> None:
     per = {c.name: _vt_lead(c) for c in ecg}
-    runs = [v[0] for v in per.values()]
-    chains = [v[1] for v in per.values()]
+    runs = [v.run for v in per.values()]
+    chains = [v.chain for v in per.values()]
     f["vt_run_max_beats"] = _na(float(max(runs)) if runs else None)
     f["vt_run_min_beats"] = _na(float(min(runs)) if runs else None)
     f["vt_chain_max_beats"] = _na(float(max(chains)) if chains else None)
     f["vt_chain_min_beats"] = _na(float(min(chains)) if chains else None)
-    f["vt_width_ratio_max"] = _na(max((v[2] for v in per.values()), default=None))
-    f["vt_lowband_max"] = _na(max((v[3] for v in per.values()), default=None))
-    f["vt_normal_gap_min_s"] = _na(min((v[4][0] for v in per.values()), default=None))
-    narrow = {c.name: _narrow_gap(c, VT_TAIL_SECONDS) for c in ecg if c.context_beats.size >= 4}
+    f["vt_width_ratio_max"] = _na(max((v.width_ratio for v in per.values()), default=None))
+    f["vt_lowband_max"] = _na(max((v.lowband for v in per.values()), default=None))
+    f["vt_normal_gap_min_s"] = _na(min((v.gap[0] for v in per.values()), default=None))
+    f["vt_usual_gap_min_s"] = _na(min((v.usual_gap_s for v in per.values()), default=None))
+    if per:
+        lead = min(per, key=lambda k: per[k].usual_gap_s)
+        g = per[lead].usual_gap_s
+        t["vt_usual_gap_min_s"] = (
+            f"lead {lead} keeps showing the patient's usual QRS (by shape or by its 15-40 Hz signature), "
+            f"no break longer than {g:.1f} s in the last {VT_TAIL_SECONDS:.0f} s"
+            if g < 2.0
+            else f"no lead shows the patient's usual QRS for {g:.1f} s (best lead {lead}, last {VT_TAIL_SECONDS:.0f} s)"
+        )
+    narrow = {k: v.narrow_gap_s for k, v in per.items() if v.narrow_gap_s is not None}
     f["vt_narrow_gap_min_s"] = _na(min(narrow.values(), default=None))
     if narrow:
         lead = min(narrow, key=lambda k: narrow[k])
@@ -276,8 +294,8 @@ def _vt(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], f: dict[st
             f"(best lead {lead}, last {VT_TAIL_SECONDS:.0f} s)"
         )
     if per:
-        best = min(per, key=lambda k: per[k][4][0])
-        gap_s, g0, g1 = per[best][4]
+        best = min(per, key=lambda k: per[k].gap[0])
+        gap_s, g0, g1 = per[best].gap
         if gap_s < 2.0:
             t["vt_normal_gap_min_s"] = (
                 f"lead {best} keeps showing the patient's usual beats through the last "
@@ -298,7 +316,7 @@ def _vt(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], f: dict[st
     f["vt_hr5_max_bpm"] = _na(float(np.median(hr5)) if hr5 else None)
     _pulse_change(pulse, "vt", f, t)
     if per:
-        desc = "; ".join(f"{k} {v[1]}" for k, v in per.items())
+        desc = "; ".join(f"{k} {v.chain}" for k, v in per.items())
         t["vt_chain_max_beats"] = f"longest run of fast, wide, alike beats per lead: {desc}"
 
 

@@ -39,10 +39,13 @@ def test_vt_evidence_reports_the_narrow_qrs_gap() -> None:
     sig = {"II": ecg(SEC, sinus) + ecg(SEC, vt, qrs_ms=200.0, amp_mv=1.5, noise_mv=0.0, seed=1)}
     ev = extract_evidence("ventricular_tachycardia", sig, {"II": "mV"}, FS, sig["II"].size)
     assert ev.features["vt_narrow_gap_min_s"] >= 8.0
+    assert ev.features["vt_usual_gap_min_s"] >= 8.0
     assert "absent" in ev.findings["vt_narrow_gap_min_s"]
+    assert "no lead shows" in ev.findings["vt_usual_gap_min_s"]
     calm = {"II": ecg(SEC, beat_times(SEC, 70.0))}
     ev = extract_evidence("ventricular_flutter_fib", calm, {"II": "mV"}, FS, calm["II"].size)
     assert ev.features["vt_narrow_gap_min_s"] < 1.5
+    assert ev.features["vt_usual_gap_min_s"] < 1.5
     assert "recurs" in ev.findings["vt_narrow_gap_min_s"]
 
 
