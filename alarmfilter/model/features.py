@@ -31,8 +31,10 @@ MODEL_SPEC: dict[str, tuple[tuple[str, float, float], ...]] = {
     "ventricular_tachycardia": (
         # no lead shows the patient's usual beat for this long (a VT run has none),
         # by either look: detected beats matching the template, or the 15-40 Hz
-        # matched filter that still sees a narrow QRS under a motion artifact
-        ("vt_usual_gap_min_s", 0.0, 6.0),
+        # matched filter that still sees a narrow QRS under a motion artifact.
+        # Clipped at 4 s: 5 ventricular beats > 100 bpm plus the coupling on either
+        # side fit in ~3-4 s; a longer blank stretch is no more VT, as likely lost signal
+        ("vt_usual_gap_min_s", 0.0, 4.0),
         # meanwhile the pulse kept its count and strength (artifact) or not (VT)
         ("vt_pulse_during_disturbance", 0.02, 1.5),
     ),
