@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     recovery_lookback_seconds: float = Field(
         3600.0, gt=0, description="decisions re-read on partition assignment, to keep decisions idempotent"
     )
+    warm_up_lookback_seconds: float = Field(
+        45.0, ge=0, description="committed waveforms/numerics re-read by a partition's new owner to warm its buffers"
+    )
     max_remembered_decisions: int = Field(200_000, ge=1000, description="alarm ids remembered per worker")
 
     # -- metrics and state ----------------------------------------------------------------------

@@ -18,7 +18,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from ..events import Output
 from ..settings import Settings
-from .client import faust_credentials, read_decisions
+from .client import faust_credentials, read_decisions, read_history
 from .core import EngineFactory, Outgoing, WorkerCore
 
 log = logging.getLogger(__name__)
@@ -127,27 +127,32 @@ class KafkaWorker:
         partitions = {tp.partition for tp in assigned if tp.topic in inputs}
         self._ready = set()
         self._inflight = [f for f in self._inflight if not f.done()]
-        new = self.core.on_assignment(partitions)
-        await self._recover(new)
+        new = self.core.on_assignment(partitions)  # drops every engine: all are warmed again below
+        await self._recover(partitions, reread=new)
         self._ready = partitions
         self._assigned.set()
         log.info("assigned partitions %s (%d re-read)", sorted(partitions), len(new))
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    async def _recover(self, partitions: set[int]) -> None:
-        """Re-read decisions already made for these partitions (by a crashed or previous owner)."""
+    async def _recover(self, partitions: set[int], reread: set[int] | None = None) -> None:
+        """Re-read decisions already made for `reread` (default: all) of these partitions, by a crashed
+        or previous owner, and warm the beds' buffers with the committed history of all of them."""
         async with self._lock:
             partitions = partitions - self._ready
             if not partitions:
                 return
-            found = await read_decisions(self.settings, partitions, self.settings.recovery_lookback_seconds)
+            reread = partitions if reread is None else reread & partitions
+            found = await read_decisions(self.settings, reread, self.settings.recovery_lookback_seconds)
             total = 0
             for p, decisions in found.items():
                 total += self.core.remember_decisions(p, decisions)
             self.core.stats["recovered_decisions"] += total
+            history = await read_history(self.settings, partitions, self.settings.warm_up_lookback_seconds)
+            warmed = sum(self.core.warm_up(p, raws, time.time()) for p, raws in history.items())
             self._ready |= partitions
-            log.info("re-read %d decisions of partitions %s", total, sorted(partitions))
+            log.info("re-read %d decisions of partitions %s; %d waveform/numerics messages warm the buffers",
+                     total, sorted(reread), warmed)
 
     def _send(self, outgoing: list[Outgoing]) -> None:
         """Queue outputs in the producer buffer (no await: acks cannot overtake these sends)."""

@@ -164,3 +164,57 @@ async def read_decisions(
         return out
     finally:
         await consumer.stop()
+
+
+async def read_history(
+    settings: Settings, partitions: set[int], lookback_seconds: float, max_messages: int = 20_000,
+    timeout_seconds: float = 10.0,
+) -> dict[int, list[bytes]]:
+    """Waveforms and numerics of these partitions that the group already committed, newest `lookback_seconds`.
+
+    A new owner of a partition (failover, scale-out) feeds them to its engines so their buffers are
+    warm at once; alarms are not re-read (their decisions are on the decisions topic). Best effort:
+    whatever was read when the timeout hits is returned.
+    """
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    out: dict[int, list[bytes]] = {p: [] for p in partitions}
+    if not partitions:
+        return out
+    topics = settings.topics
+    tps = [TopicPartition(t, p) for t in (topics.waveforms, topics.vitals) for p in sorted(partitions)]
+    reader = AIOKafkaConsumer(**aiokafka_options(settings), group_id=None, enable_auto_commit=False)
+    group = AIOKafkaConsumer(**aiokafka_options(settings), group_id=settings.consumer_group, enable_auto_commit=False)
+    await reader.start()
+    await group.start()
+    try:
+        stops = {tp: (await group.committed(tp)) or 0 for tp in tps}
+        tps = [tp for tp in tps if stops[tp] > 0]
+        if not tps:
+            return out
+        reader.assign(tps)
+        since_ms = int((time.time() - lookback_seconds) * 1000)
+        try:
+            found = await reader.offsets_for_times({tp: since_ms for tp in tps})
+        except Exception:  # noqa: BLE001 -- broker without timestamp lookup: count back instead
+            found = {}
+        firsts = await reader.beginning_offsets(tps)
+        for tp in tps:
+            hit = found.get(tp)
+            start = hit.offset if hit is not None else stops[tp] - max_messages
+            reader.seek(tp, max(firsts[tp], start, stops[tp] - max_messages))
+        remaining = {tp for tp in tps if await reader.position(tp) < stops[tp]}
+        deadline = time.monotonic() + timeout_seconds
+        while remaining and time.monotonic() < deadline:
+            batch = await reader.getmany(*remaining, timeout_ms=200)
+            for tp, records in batch.items():
+                out[tp.partition].extend(r.value for r in records if r.offset < stops[tp] and r.value is not None)
+            for tp in list(remaining):
+                if await reader.position(tp) >= stops[tp]:
+                    remaining.discard(tp)
+        if remaining:
+            log.warning("warm-up history of %d partitions incomplete after %g s", len(remaining), timeout_seconds)
+        return out
+    finally:
+        await reader.stop()
+        await group.stop()

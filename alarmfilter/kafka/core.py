@@ -23,6 +23,7 @@ from ..events import (
     Feedback,
     InputEvent,
     Output,
+    Vitals,
     Waveform,
     dead_letter,
     decode_event,
@@ -99,7 +100,7 @@ class WorkerCore:
         progress = stream_progress(event.kind, event.ts, duration, self.settings.vitals_interval_seconds)
         newest = max(self._last_seen.get(bed, (float("-inf"), 0.0))[0], event.ts + duration)
         self._last_seen[bed] = (newest, wall_now)
-        self._orderer(bed).push(_Held(event, entry, partition), event.kind, event.ts, progress, wall_now)
+        self._orderer(bed, wall_now).push(_Held(event, entry, partition), event.kind, event.ts, progress, wall_now)
         return self._release(bed, wall_now)
 
     def tick(self, wall_now: float) -> list[Outgoing]:
@@ -178,6 +179,32 @@ class WorkerCore:
                 lag[topic] = lag.get(topic, 0) + max(0, hw - offset - 1)
         return lag
 
+    def warm_up(self, partition: int, raws: Iterable[bytes], wall_now: float) -> int:
+        """Fill the buffers of a newly owned partition's beds with waveforms and numerics the previous
+        owner already handled (committed). They decide nothing and send nothing; returns events fed."""
+        events = [e for e in map(decode_event, raws) if isinstance(e, (Waveform, Vitals))]
+        events.sort(key=lambda e: e.ts)
+        for event in events:
+            bed = event.bed
+            eng = self.beds.get(bed)
+            if eng is None:
+                eng = self.beds[bed] = self.engine_factory(bed)
+            try:
+                eng.feed(event)
+            except Exception:  # noqa: BLE001 -- history is best effort; the live stream decides
+                self.stats["warm_up_errors"] += 1
+            self._bed_partition[bed] = partition
+            end = event.ts + (event.duration_seconds if isinstance(event, Waveform) else 0.0)
+            self._last_seen[bed] = (max(end, self._last_seen.get(bed, (end, 0.0))[0]), wall_now)
+            # the orderer knows where each stream stands: live alarms wait for live waveforms
+            progress = stream_progress(event.kind, event.ts, end - event.ts, self.settings.vitals_interval_seconds)
+            orderer = self._orderer(bed, wall_now)
+            if progress is not None and progress > orderer.progress.get(event.kind, float("-inf")):
+                orderer.progress[event.kind] = progress
+                orderer.released_ts = max(orderer.released_ts, event.ts)
+        self.stats["warm_up_events"] += len(events)
+        return len(events)
+
     @property
     def pending_messages(self) -> int:
         return sum(len(led) for led in self._ledgers.values())
@@ -191,11 +218,13 @@ class WorkerCore:
             led = self._ledgers[key] = OffsetLedger()
         return led
 
-    def _orderer(self, bed: str) -> BedOrderer[_Held]:
+    def _orderer(self, bed: str, wall_now: float) -> BedOrderer[_Held]:
         o = self._orderers.get(bed)
         if o is None:
             s = self.settings
-            o = self._orderers[bed] = BedOrderer(s.reorder_max_wait_seconds, s.reorder_max_events, s.stream_idle_seconds)
+            o = self._orderers[bed] = BedOrderer(
+                s.reorder_max_wait_seconds, s.reorder_max_events, s.stream_idle_seconds, created_wall=wall_now
+            )
         return o
 
     def _release(self, bed: str, wall_now: float) -> list[Outgoing]:

@@ -59,8 +59,11 @@ class BedOrderer(Generic[T]):
     ['wave@101', 'alarm@101.5']
     """
 
-    def __init__(self, max_wait_seconds: float, max_events: int, stream_idle_seconds: float) -> None:
+    def __init__(
+        self, max_wait_seconds: float, max_events: int, stream_idle_seconds: float, created_wall: float = 0.0
+    ) -> None:
         self.max_wait_seconds = max_wait_seconds
+        self.created_wall = created_wall
         self.max_events = max_events
         self.stream_idle_seconds = stream_idle_seconds
         self.progress: dict[str, float] = {}  # stream kind -> event time it is complete up to
@@ -80,10 +83,15 @@ class BedOrderer(Generic[T]):
         heapq.heappush(self._heap, _Held(ts, self._seq, item))
         self._arrivals.append((wall_now, ts))
 
-    def watermark(self) -> float:
-        """Event time up to which every live stream of the bed is complete (+inf without streams)."""
+    def watermark(self, wall_now: float | None = None) -> float:
+        """Event time up to which every live stream of the bed is complete.
+
+        A bed with no stream seen yet holds its events while the buffer is young (its waveforms may
+        just be behind on another topic), then releases at once (a bed that sends only alarms).
+        """
         if not self.progress:
-            return float("inf")
+            young = wall_now is not None and wall_now - self.created_wall < 2 * self.max_wait_seconds
+            return float("-inf") if young else float("inf")
         newest = max(self.progress.values())
         live = [p for p in self.progress.values() if p >= newest - self.stream_idle_seconds]
         return min(live)
@@ -93,13 +101,14 @@ class BedOrderer(Generic[T]):
         forced_ts = float("-inf")
         while self._arrivals and wall_now - self._arrivals[0][0] >= self.max_wait_seconds:
             forced_ts = max(forced_ts, self._arrivals.popleft()[1])
-        limit = max(self.watermark(), forced_ts)
+        watermark = self.watermark(wall_now)
+        limit = max(watermark, forced_ts)
         out: list[T] = []
         while self._heap and (self._heap[0].ts <= limit or len(self._heap) > self.max_events):
             held = heapq.heappop(self._heap)
             if held.ts > limit:
                 self.stats["released_over_cap"] += 1
-            elif forced_ts >= held.ts > self.watermark():
+            elif forced_ts >= held.ts > watermark:
                 self.stats["released_after_wait"] += 1
             if held.ts < self.released_ts:
                 self.stats["late_events"] += 1

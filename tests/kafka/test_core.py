@@ -95,9 +95,11 @@ def test_decisions_read_back_are_not_made_again_after_a_crash() -> None:
     assert send(c, alarm("B1", T0, "a1"), 7) == []  # replayed after the crash: the decision stands
     assert c.take_acks() == ["alarm@7"]
     assert c.stats["replayed_decided_alarms"] == 1
-    out = send(c, alarm("B1", T0 + 1, "a2"), 8)
+    assert send(c, alarm("B1", T0 + 1, "a2"), 8) == []  # a new bed's waveforms may be behind: held
+    out = c.tick(1.0)  # for at most the wait bound
     assert kinds(out) == ["decision", "alert"]
-    assert send(c, alarm("B1", T0 + 1, "a2"), 9) == []  # a duplicate of an alarm decided here
+    assert send(c, alarm("B1", T0 + 1, "a2"), 9, wall=3.0) == []  # a duplicate of an alarm decided here
+    assert c.take_acks()[-1] == "alarm@9"
 
 
 def test_rebalance_drops_uncommitted_state_but_keeps_decisions_of_kept_partitions() -> None:
@@ -105,7 +107,8 @@ def test_rebalance_drops_uncommitted_state_but_keeps_decisions_of_kept_partition
     c.on_assignment({1, 2})
     send(c, alarm("B1", T0, "a1"), 3, partition=1)
     send(c, waveform("B2", T0), 0, partition=2)
-    assert c.beds
+    c.tick(1.0)
+    assert set(c.beds) == {"B1", "B2"}
     assert c.on_assignment({1, 3}) == {3}  # partition 3 is new: its decisions must be re-read
     assert c.beds == {} and c.pending_messages == 0
     assert send(c, alarm("B1", T0, "a1"), 3, partition=1) == []  # decided before the rebalance
@@ -155,3 +158,22 @@ def test_a_silent_bed_is_evicted_after_its_pending_alarms_are_decided() -> None:
     out = c.tick(61.0)
     assert set(c.beds) == {"B2"} and c.evicted == 1
     assert [o.output.alarm_id for o in out if o.output.kind == "decision"] == ["a1"]  # decided, not lost
+
+
+def test_a_bed_that_sends_only_alarms_waits_only_while_its_buffer_is_young() -> None:
+    c = core()
+    assert send(c, alarm("B1", T0, "a1"), 0, wall=0.0) == []
+    assert kinds(c.tick(1.0)) == ["decision", "alert"]
+    assert kinds(send(c, alarm("B1", T0 + 5, "a2"), 1, wall=2.5)) == ["decision", "alert"]  # no streams: at once
+
+
+def test_warm_up_fills_buffers_and_live_alarms_wait_for_live_waveforms() -> None:
+    c = core()
+    c.on_assignment({1})
+    history = [line(waveform("B1", T0 + s)).encode() for s in range(10)] + [line(alarm("B1", T0 + 5, "old")).encode()]
+    assert c.warm_up(1, history, wall_now=0.0) == 10  # alarms are not history: their decisions exist
+    assert c.beds["B1"].waveforms.end_ts == T0 + 10 and c.beds["B1"].alarms == {}
+    assert send(c, alarm("B1", T0 + 10.5, "a1"), 20, wall=0.1) == []  # waits for the live chunk
+    out = send(c, waveform("B1", T0 + 10), 11, wall=0.2)
+    assert kinds(out) == ["decision", "alert"]
+    assert c.beds["B1"].waveforms.end_ts == T0 + 11
