@@ -37,6 +37,9 @@ MODEL_SPEC: dict[str, tuple[tuple[str, float, float], ...]] = {
         ("vt_usual_gap_min_s", 0.0, 4.0),
         # meanwhile the pulse kept its count and strength (artifact) or not (VT)
         ("vt_pulse_during_disturbance", 0.02, 1.5),
+        # a monomorphic VT run beats regularly; motion artifacts give erratic
+        # "beats" (below 0.5, i.e. RR spread > half the median, all is chaos)
+        ("vt_stretch_regularity_max", 0.5, 1.0),
     ),
     # no usual beat left on any lead, no pulse, ECG power moved to the 1-7 Hz band,
     # and the patient's own narrow QRS gone from the 15-40 Hz band (clip = the
@@ -60,6 +63,7 @@ FEATURE_SIGNS: dict[str, int] = {
     "vt_normal_gap_min_s": 1,
     "vt_usual_gap_min_s": 1,
     "vt_pulse_during_disturbance": 1,
+    "vt_stretch_regularity_max": 1,
     "pulse_gap_any_min_s": 1,
     "vf_lowband_max": 1,
     "vt_narrow_gap_min_s": 1,

@@ -310,6 +310,18 @@ def _vt(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], f: dict[st
         sq = [_stretch_quality(c, g0, g1) for c in ecg]
         f["vt_stretch_regularity_max"] = max(v[0] for v in sq)
         f["vt_stretch_rail_max"] = max(v[1] for v in sq)
+        reg = f["vt_stretch_regularity_max"]
+        if reg >= 0.75:
+            t["vt_stretch_regularity_max"] = (
+                f"beats during those {gap_s:.1f} s were regular (regularity {reg:.2f}, 1 = metronome), as in a VT run"
+            )
+        elif reg > 0.0:
+            t["vt_stretch_regularity_max"] = (
+                f"beats during those {gap_s:.1f} s were erratic (regularity {reg:.2f}, 1 = metronome), "
+                "as from an artifact, not a VT run"
+            )
+        else:
+            t["vt_stretch_regularity_max"] = f"too few or chaotic beats in those {gap_s:.1f} s to form a regular VT run"
     else:
         f["vt_pulse_during_disturbance"] = NOT_AVAILABLE
     hr5 = [float(np.max(h)) for c in ecg if (h := hr_over_beats(c.beats, c.fs_hz, 5)).size]

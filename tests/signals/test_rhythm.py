@@ -62,3 +62,18 @@ def test_a_disconnected_lead_is_flagged_a_real_asystole_is_not() -> None:
     ev = extract_evidence("asystole", lead_off, units, FS, int(SEC * FS))
     assert ev.features["asy_ecg_flat_frac_max"] >= 0.45
     assert "lead V" in ev.findings["asy_ecg_flat_frac_max"]
+
+
+def test_vt_run_is_regular_an_artifact_is_not() -> None:
+    sinus = beat_times(30.0, 70.0)
+    vt = np.arange(30.0, SEC - 0.2, 60.0 / 170.0)
+    run = {"II": ecg(SEC, sinus) + ecg(SEC, vt, qrs_ms=200.0, amp_mv=1.5, noise_mv=0.0, seed=1)}
+    ev = extract_evidence("ventricular_tachycardia", run, {"II": "mV"}, FS, run["II"].size)
+    assert ev.features["vt_stretch_regularity_max"] > 0.9
+    assert "regular" in ev.findings["vt_stretch_regularity_max"]
+    rng = np.random.default_rng(7)
+    junk = np.sort(rng.uniform(30.0, SEC - 0.2, 25))  # erratic wide "beats", like a motion artifact
+    art = {"II": ecg(SEC, sinus) + ecg(SEC, junk, qrs_ms=200.0, amp_mv=1.5, noise_mv=0.0, seed=1)}
+    ev = extract_evidence("ventricular_tachycardia", art, {"II": "mV"}, FS, art["II"].size)
+    assert ev.features["vt_stretch_regularity_max"] < 0.6
+    assert "VT run" in ev.findings["vt_stretch_regularity_max"]
