@@ -148,7 +148,12 @@ class KafkaWorker:
             for p, decisions in found.items():
                 total += self.core.remember_decisions(p, decisions)
             self.core.stats["recovered_decisions"] += total
-            history = await read_history(self.settings, partitions, self.settings.warm_up_lookback_seconds)
+            try:
+                history = await read_history(self.settings, partitions, self.settings.warm_up_lookback_seconds)
+            except Exception as exc:  # noqa: BLE001 -- warm-up is best effort: cold buffers fail open
+                log.warning("no warm-up history (%s: %s): alarms forward as warming_up for a while",
+                            type(exc).__name__, exc)
+                history = {}
             warmed = sum(self.core.warm_up(p, raws, time.time()) for p, raws in history.items())
             self._ready |= partitions
             log.info("re-read %d decisions of partitions %s; %d waveform/numerics messages warm the buffers",
