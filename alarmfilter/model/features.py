@@ -17,13 +17,9 @@ NOT_AVAILABLE = -999.0  # same sentinel as alarmfilter.signals.evidence.NOT_AVAI
 #: extreme; beyond that, larger numbers carry no more evidence, only leverage.
 MODEL_SPEC: dict[str, tuple[tuple[str, float, float], ...]] = {
     # longest beat-free pause on the trustworthy ECG leads and pulse channels
-    # an exactly constant ECG trace is a disconnected lead, not asystole (a real
-    # asystolic ECG still shows baseline noise): evidence of a technical alarm
-    "asystole": (
-        ("asy_ecg_gap_min_s", 0.0, 6.0),
-        ("asy_pulse_gap_min_s", 0.0, 6.0),
-        ("asy_ecg_flat_frac_max", 0.0, 1.0),
-    ),
+    # (a lead that froze flat, asy_ecg_flat_frac_max, is reported but not scored:
+    # one disconnected lead must never argue a true asystole on another lead away)
+    "asystole": (("asy_ecg_gap_min_s", 0.0, 6.0), ("asy_pulse_gap_min_s", 0.0, 6.0)),
     # slowest 5-beat rate, median across every usable channel (one bad channel cannot decide)
     "extreme_bradycardia": (("brady_hr5_median_bpm", 20.0, 100.0),),
     # fastest 17-beat rate, median across channels
@@ -57,7 +53,6 @@ MODEL_SPEC: dict[str, tuple[tuple[str, float, float], ...]] = {
 FEATURE_SIGNS: dict[str, int] = {
     "asy_ecg_gap_min_s": 1,
     "asy_pulse_gap_min_s": 1,
-    "asy_ecg_flat_frac_max": -1,
     "brady_hr5_median_bpm": -1,
     "tachy_hr17_median_bpm": 1,
     "vt_normal_gap_min_s": 1,

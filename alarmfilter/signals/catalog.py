@@ -19,7 +19,7 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
     "asy_ecg_gap_min_s": "longest beat-free pause, least-paused usable ECG lead (analysis window)",
     "asy_ecg_gap_max_s": "longest beat-free pause, most-paused usable ECG lead",
     "asy_pulse_gap_min_s": "longest pulse-free pause on trusted pulse channels (rate matched the ECG in context)",
-    "asy_ecg_flat_frac_max": "largest fraction of the analysis window an ECG lead (usable or not) sat exactly constant (>= 0.4 s runs: lead off)",
+    "asy_ecg_flat_frac_max": "largest fraction of the analysis window an ECG lead (usable or not) froze exactly constant after having moved (>= 0.4 s runs: lead came off)",
     "asy_pulse_trusted_n": "number of trusted pulse channels",
     "asy_gap_min_s": "longest pause on the least-paused channel among ECG leads and trusted pulses",
     "pulse_gap_any_min_s": "longest pulse-free pause, least-paused usable pulse channel (trusted or not)",

@@ -47,6 +47,7 @@ from alarmfilter.signals.rhythm import (
     spectral_organisation,
     template_correlation,
 )
+from alarmfilter.signals.sqi import flat_onset_fraction
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -116,12 +117,12 @@ def _asystole(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], end:
     p = [gaps[c.name] for c in trusted]
     f["asy_pulse_trusted_n"] = float(len(trusted))
     leads = [c for c in chs if c.kind == "ecg"]
-    f["asy_ecg_flat_frac_max"] = _na(max((c.quality.flat_frac for c in leads), default=None))
-    flat = [c for c in leads if c.quality.flat_frac >= 0.1]
-    if flat:
-        worst = max(flat, key=lambda c: c.quality.flat_frac)
+    froze = {c.name: flat_onset_fraction(c.x[start:], c.missing[start:], fs) for c in leads}
+    f["asy_ecg_flat_frac_max"] = _na(max(froze.values(), default=None))
+    if froze and max(froze.values()) >= 0.1:
+        worst = max(froze, key=lambda k: froze[k])
         t["asy_ecg_flat_frac_max"] = (
-            f"lead {worst.name} sat exactly flat (disconnected?) for {100 * worst.quality.flat_frac:.0f}% "
+            f"lead {worst} froze (exactly flat: came off?) for {100 * froze[worst]:.0f}% "
             f"of the last {ANALYSIS_SECONDS:.0f} s"
         )
     f["pulse_gap_any_min_s"] = _na(min((gaps[c.name] for c in pulse), default=None))

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-
 from scipy import signal as sps
 
 from alarmfilter.signals.preprocess import bandpass, moving_mean

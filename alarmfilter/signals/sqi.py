@@ -116,6 +116,27 @@ def kurtosis_sqi(x: FloatArray) -> float:
     return float(np.mean(xc**4) / (v * v))
 
 
+def flat_onset_fraction(x: FloatArray, missing: BoolArray, fs_hz: float, min_seconds: float = 0.4) -> float:
+    """As :func:`flat_fraction`, but only runs that begin after the window's first sample.
+
+    A trace that freezes *during* the window is a lead coming off at the moment
+    of the alarm, the classic technical asystole; one flat from the start was
+    already disconnected, and the monitor was reading the other leads.
+
+    >>> x = np.r_[np.sin(np.arange(500)), np.zeros(500)]
+    >>> round(flat_onset_fraction(x, np.zeros(1000, bool), 250.0), 2)
+    0.5
+    >>> flat_onset_fraction(x[::-1].copy(), np.zeros(1000, bool), 250.0)
+    0.0
+    """
+    if x.size < 2:
+        return 0.0
+    still = np.r_[np.abs(np.diff(x)) < 1e-9, False] | missing
+    starts, ends = runs_of_true(still)
+    keep = ((ends - starts) >= int(min_seconds * fs_hz)) & (starts > 0)
+    return float(np.sum((ends - starts)[keep]) / x.size)
+
+
 def channel_quality(x: FloatArray, missing: BoolArray, fs_hz: float, kind: str) -> ChannelQuality:
     """All indices for one (NaN-filled) channel window; ``kind`` is ecg/abp/ppg."""
     missing_frac = float(np.mean(missing)) if missing.size else 1.0
