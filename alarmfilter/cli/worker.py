@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from ..kafka.client import ensure_topics, wait_for_broker
+    from ..kafka.client import TopicLayoutError, ensure_topics, wait_for_broker
 
     async def prepare() -> None:
         await wait_for_broker(settings, args.broker_wait)
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     quiet.setLevel(logging.CRITICAL)  # "unable to connect" while waiting: the CLI says it once
     try:
         asyncio.run(prepare())
-    except TimeoutError as exc:
+    except (TimeoutError, TopicLayoutError) as exc:
         raise CliError(str(exc)) from None
     finally:
         quiet.setLevel(level)

@@ -19,6 +19,10 @@ from ..settings import SecurityProtocol, Settings
 log = logging.getLogger(__name__)
 
 
+class TopicLayoutError(ValueError):
+    """The topics exist but cannot work together (one line, for the CLI)."""
+
+
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     if settings.security_protocol not in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL):
         return None
@@ -86,6 +90,11 @@ async def ensure_topics(settings: Settings, timeout_seconds: float = 30.0) -> li
                 )
             except TopicAlreadyExistsError:
                 pass  # another worker won the race
+        counts = {d["topic"]: len(d["partitions"]) for d in await admin.describe_topics(wanted)}
+        if len(set(counts.values())) > 1:
+            detail = ", ".join(f"{t} {n}" for t, n in sorted(counts.items()))
+            raise TopicLayoutError(f"every topic needs the same partition count (a bed's outputs go to "
+                                   f"its input partition); found {detail}")
         return missing
     finally:
         await admin.close()

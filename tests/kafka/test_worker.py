@@ -235,3 +235,25 @@ def test_worker_survives_a_broker_restart(settings: Settings, tmp_path: Any, mon
     finally:
         w.stop()
         broker.stop()
+
+
+def test_worker_refuses_topics_with_different_partition_counts(settings: Settings, tmp_path: Any) -> None:
+    """Outputs go to the partition number of their input: a mismatched layout is a one-line error."""
+    import subprocess
+
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    async def create() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.broker_hosts)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(settings.topics.decisions, 1, 1)])
+        finally:
+            await admin.close()
+
+    run(create())
+    r = subprocess.run([ALARMFILTER, "worker", "--broker-wait", "10"], env=worker_env(settings, tmp_path / "w"),
+                       cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and "same partition count" in r.stderr
+    assert f"{settings.topics.decisions} 1" in r.stderr
