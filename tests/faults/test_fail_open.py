@@ -202,9 +202,6 @@ def test_flat_or_saturated_channel_on_true_lethal_alarms_is_decided_once_and_nev
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known: a flat or clipped ABP channel turns the true VT alarm v131l from "
-                   "forward to suppress (the evidence reads a dead arterial line as no pulse-rate conflict); "
-                   "reported to the signals/model owners, this test flips to a pass when fixed")
 def test_a_dead_channel_never_turns_a_forwarded_true_lethal_alarm_into_a_suppression():
     flips = [(n, t, ch, how) for n, t, ch, how, d, base in channel_faults()
              if base.decision == "forward" and d.decision == "suppress"]
