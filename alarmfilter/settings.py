@@ -149,6 +149,31 @@ class Settings(BaseSettings):
     audit_fraction: float = Field(0.05, ge=0, le=1)
     seed: int = 0
 
+    # -- clinician alert delivery: HL7 v2 ORU^R40 over MLLP (alarmfilter/delivery) ---------------
+    hl7_url: str | None = Field(
+        None, description="mllp://HOST:PORT, or a comma list in escalation order: every forwarded alert goes "
+        "there (replaces the destinations of hl7_config); unset with hl7_config unset = no delivery",
+    )
+    hl7_config: Path | None = Field(
+        None, description="delivery YAML (format of config/delivery.yaml): escalation, site, transport, queue, "
+        "and the destinations when hl7_url is unset; unset = the delivery package's defaults",
+    )
+
+    @field_validator("hl7_url", mode="before")
+    @classmethod
+    def _mllp_urls(cls, v: object) -> object:
+        """Every URL must be mllp://HOST:PORT (checked at load: one line, not at the first alert)."""
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None
+        if isinstance(v, str):
+            from .delivery.mllp import parse_mllp_url
+
+            urls = [u.strip() for u in v.split(",") if u.strip()]
+            for u in urls:
+                parse_mllp_url(u)
+            return ",".join(urls)
+        return v
+
     @field_validator("snapshot_key", mode="before")
     @classmethod
     def _empty_key_is_none(cls, v: object) -> object:

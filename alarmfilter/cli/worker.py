@@ -36,6 +36,12 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from ..kafka.delivery_hook import delivery_config
+
+    try:
+        hl7 = delivery_config(settings)  # HL7 delivery of forwarded alerts, when hl7_url / hl7_config is set
+    except ValueError as exc:
+        raise CliError(f"setting hl7_config: {exc}") from None
 
     from ..kafka.client import TopicLayoutError, ensure_topics, wait_for_broker
 
@@ -73,6 +79,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         factory = engine_factory(settings.engine_config(), learning=True)
     worker = KafkaWorker(settings, factory, metrics, snapshots)
+    if hl7 is not None:
+        from ..kafka.delivery_hook import WorkerDelivery
+
+        WorkerDelivery(hl7, settings.data_dir, settings.tick_interval_seconds).attach(worker)
     faust.Worker(worker.app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
     return 0
 

@@ -43,6 +43,11 @@ class KafkaWorker:
         }
         #: called with every batch of outputs sent (e.g. HL7 delivery of forwarded alerts); must not block
         self.output_hooks: list[Callable[[list[Output]], None]] = []
+        #: called with (topic, raw value) of every input message before it is handled; must not block
+        self.input_hooks: list[Callable[[str, Any], None]] = []
+        #: while any returns True (a hook could not take its outputs yet, e.g. the HL7 queue is full),
+        #: no input is taken and no offset is acked: held messages are committed once it returns False
+        self.holds: list[Callable[[], bool]] = []
         self._stream: Any = None
         self._lag_due = 0.0
         self._inflight: list[asyncio.Future[Any]] = []
@@ -65,6 +70,8 @@ class KafkaWorker:
         self._stream = stream = stream.noack()
         async for event in stream.events():
             msg = event.message
+            while any(hold() for hold in self.holds):
+                await asyncio.sleep(self.settings.tick_interval_seconds)
             generation = self._generation
             if not self._assigned.is_set():
                 await self._assigned.wait()
@@ -74,6 +81,8 @@ class KafkaWorker:
                 await self._recover({msg.partition})
                 if generation != self._generation:
                     continue
+            for hook in self.input_hooks:
+                hook(msg.topic, event.value)
             self._send(self.core.receive(msg.topic, msg.partition, msg.offset, event.value, event, time.time()))
 
     async def _on_timer(self) -> None:
@@ -174,7 +183,7 @@ class KafkaWorker:
 
     async def _checkpoint(self) -> None:
         """Ack messages whose outputs the broker has confirmed; faust commits acked offsets."""
-        acks = self.core.take_acks()
+        acks = [] if any(hold() for hold in self.holds) else self.core.take_acks()
         if not acks:
             self._inflight = [f for f in self._inflight if not f.done()]
             return

@@ -1,0 +1,184 @@
+"""HL7 delivery from the Kafka worker: every Alert it publishes also goes to the MLLP alarm manager.
+
+Glue only (the agent stays decode -> core -> outputs): `WorkerDelivery.attach(worker)` registers
+an output hook that `submit`s each Alert to an `AlertDelivery` (durable on disk when it returns),
+feeds it feedback (acknowledgements), vitals (measured values) and event time (escalation), and
+runs its delivery loop with the app. If the delivery queue is full, the alerts wait in memory and
+the worker holds: it takes no more input and acks no offset until they are queued.
+
+Delivery outcomes are appended to `<data_dir>/delivery-audit.jsonl` (the topics stay as DESIGN.md
+has them) and counted in `WorkerDelivery.outcomes`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..delivery import AlertDelivery, DeliveryConfig, DeliveryRecord, JsonlAudit, QueueFull
+from ..events import Alert, Feedback, Output, Vitals, decode_event
+from ..settings import Settings
+
+log = logging.getLogger(__name__)
+
+AUDIT_FILE = "delivery-audit.jsonl"
+#: wall seconds the shutdown waits for the delivery loop to close its connections
+STOP_TIMEOUT_SECONDS = 5.0
+
+
+def delivery_config(settings: Settings) -> DeliveryConfig | None:
+    """The worker's delivery config, or None when neither `hl7_url` nor `hl7_config` is set.
+
+    `hl7_config` gives the policy (and destinations); `hl7_url` replaces the destinations.
+    A bad file is a ValueError naming it (the CLI prints it as one line).
+
+    >>> s = Settings(_env_file=None, hl7_url="mllp://127.0.0.1:2575,mllp://127.0.0.1:2576")
+    >>> [(d.name, d.url) for d in delivery_config(s).destinations]
+    [('dest0', 'mllp://127.0.0.1:2575'), ('dest1', 'mllp://127.0.0.1:2576')]
+    >>> delivery_config(Settings(_env_file=None)) is None
+    True
+    """
+    urls = [u for u in (settings.hl7_url or "").split(",") if u]
+    if settings.hl7_config is not None:
+        config = DeliveryConfig.from_yaml(settings.hl7_config)
+        return config.with_destinations(urls) if urls else config
+    if not urls:
+        return None
+    return DeliveryConfig.model_validate({"destinations": [{"name": f"dest{i}", "url": u} for i, u in enumerate(urls)]})
+
+
+class WorkerDelivery:
+    """Owns the worker's `AlertDelivery`, its audit file and its run task; see the module docstring."""
+
+    def __init__(self, config: DeliveryConfig, data_dir: Path, tick_interval_seconds: float = 0.1,
+                 clock: Callable[[], float] | None = None) -> None:
+        """`clock()` gives the newest event time the worker has seen (0 when none), for escalation."""
+        self.audit_path = Path(data_dir) / AUDIT_FILE
+        self._audit_file = JsonlAudit(self.audit_path)
+        self.outcomes: Counter[str] = Counter()  # delivery outcome -> records, for logs and metrics
+        self.delivery = AlertDelivery(config, config.queue_path(data_dir), audit=self._audit)
+        self.tick_interval_seconds = tick_interval_seconds
+        self.clock = clock or (lambda: 0.0)
+        self._backlog: deque[Alert] = deque()  # alerts the full queue refused; retried before any ack
+        self._refused = False  # the last submit met a full queue
+        self._newest_ts = 0.0
+        self._newest_wall = 0.0
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def attach(self, worker: Any) -> None:
+        """Hook into a `KafkaWorker`: outputs, feedback, vitals, holds, and the app's start and stop."""
+        worker.output_hooks.append(self.on_outputs)
+        worker.holds.append(self.holding)
+        vitals_topic = worker.settings.topics.vitals
+        worker.input_hooks.append(lambda topic, raw: self.on_vitals(raw) if topic == vitals_topic else None)
+        previous = worker.core.on_feedback  # e.g. the metrics of clinician labels
+
+        def on_feedback(event: Feedback) -> None:
+            if previous is not None:
+                previous(event)
+            self.feedback(event)
+
+        worker.core.on_feedback = on_feedback  # after event-time ordering, as the engine sees it
+        self.clock = lambda: max((e.clock for e in worker.core.beds.values()), default=0.0)
+        worker.app.task(self.run)
+        worker.app.on_before_shutdown.connect(self._on_shutdown)
+
+    # -- worker hooks (event loop thread, never block) ------------------------------------------
+
+    def on_outputs(self, outputs: list[Output]) -> None:
+        for o in outputs:
+            if isinstance(o, Alert):
+                self._backlog.append(o)
+        self._drain_backlog()
+
+    def on_vitals(self, raw: bytes | str) -> None:
+        event = decode_event(raw)
+        if isinstance(event, Vitals):  # anything invalid is the core's to dead-letter
+            self._seen(event.ts)
+            self.delivery.vitals(event)
+
+    def feedback(self, event: Feedback) -> None:
+        self._seen(event.ts)
+        self.delivery.feedback(event)
+
+    def holding(self) -> bool:
+        """True while some published alert is not yet durably queued: the worker must not ack."""
+        return bool(self._backlog)
+
+    # -- the task that runs with the app --------------------------------------------------------
+
+    async def run(self) -> None:
+        """Deliver until the app stops; meanwhile retry refused alerts and let event time pass."""
+        self._task = asyncio.create_task(self.delivery.run(self._stop))
+        try:
+            while not self._stop.is_set():
+                try:
+                    await asyncio.wait_for(self._stop.wait(), self.tick_interval_seconds)
+                except TimeoutError:
+                    pass
+                self._drain_backlog()
+                now_ts = self._event_now(time.time())
+                if now_ts:
+                    self.delivery.tick(now_ts)
+        finally:
+            await self.stop()
+
+    async def stop(self) -> None:
+        """Stop the delivery loop (it closes its connections), save escalation state, close the audit."""
+        self._stop.set()
+        task, self._task = self._task, None
+        if task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(task), STOP_TIMEOUT_SECONDS)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+            self.delivery.flush()
+            if self._backlog:
+                log.error("%d forwarded alerts were not queued for HL7 delivery at shutdown (queue full); "
+                          "they are on the alerts topic", len(self._backlog))
+            log.info("HL7 delivery stopped: %s", dict(self.outcomes))
+            self._audit_file.close()
+
+    async def _on_shutdown(self, sender: Any = None, **kwargs: Any) -> None:
+        await self.stop()
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _drain_backlog(self) -> None:
+        queue = self.delivery.queue
+        while self._backlog:
+            if self._refused and len(queue) >= queue.max_items:
+                return  # still full: retry later without an audit line per tick
+            alert = self._backlog[0]
+            try:
+                self.delivery.submit(alert)
+            except QueueFull:
+                self._refused = True
+                return  # the worker holds; the run loop retries every tick
+            self._refused = False
+            self._backlog.popleft()
+            self._seen(alert.decided_ts)
+
+    def _seen(self, ts: float) -> None:
+        if ts > self._newest_ts:
+            self._newest_ts, self._newest_wall = ts, time.time()
+
+    def _event_now(self, wall_now: float) -> float:
+        """Newest event time seen, running on at wall speed while the ward is silent (as the core does
+        for holds), so an unacknowledged alert still escalates when no more data comes."""
+        newest = self.clock()
+        if newest > self._newest_ts:
+            self._newest_ts, self._newest_wall = newest, wall_now
+        if not self._newest_ts:
+            return 0.0
+        return self._newest_ts + max(0.0, wall_now - self._newest_wall)
+
+    def _audit(self, record: DeliveryRecord) -> None:
+        self.outcomes[str(record.outcome)] += 1
+        self._audit_file(record)

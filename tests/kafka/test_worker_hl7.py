@@ -1,0 +1,174 @@
+"""The Kafka worker delivering forwarded alerts over HL7 MLLP (ALARMFILTER_HL7_URL), end to end.
+
+Real broker (Tansu), `alarmfilter worker` subprocess, real `alarmfilter hl7-sink` receiver on
+127.0.0.1 started only after every alarm was decided: the worker's on-disk queue holds the
+alerts meanwhile, and the receiver then gets every forwarded alert and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alarmfilter.kafka.producer import produce_events
+from alarmfilter.settings import Settings
+
+from ..helpers import feedback
+from .conftest import ALARMFILTER, REPO, free_port, read_outputs, run
+from .streams import alarm_ids, ward_stream
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
+
+FAST_DELIVERY_YAML = """\
+schema_version: 1
+destinations:                  # replaced by ALARMFILTER_HL7_URL
+  - {name: unused, url: "mllp://127.0.0.1:1"}
+escalation:
+  timeout_seconds: {high: 3600, medium: 3600, low: 3600, technical: 3600}
+transport: {connect_timeout_seconds: 1, ack_timeout_seconds: 2, backoff_initial_seconds: 0.1, backoff_max_seconds: 0.5}
+"""
+
+
+def decided(out: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+    return {d["alarm_id"]: d["decision"] for d in out["decision"]}
+
+
+def sink_messages(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip().startswith("{")]
+
+
+def audit(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def wait_until(cond: Any, timeout_seconds: float, what: str, log: Any = None) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {timeout_seconds} s" + (f"\n{log()[-3000:]}" if log else ""))
+        time.sleep(0.1)
+
+
+def test_every_forwarded_alert_reaches_a_receiver_started_late(
+    settings: Settings, workers: Any, tmp_path: Path
+) -> None:
+    port = free_port()
+    config = tmp_path / "delivery.yaml"
+    config.write_text(FAST_DELIVERY_YAML)
+    w = workers("w1", hl7_url=f"mllp://127.0.0.1:{port}", hl7_config=config)
+    data = tmp_path / "w1"
+    w.wait_assigned()
+
+    events = ward_stream(beds=2, seconds=40, tag="hl7")
+    ids = alarm_ids(events)
+    run(produce_events(settings, events))
+    out = run(read_outputs(settings, lambda o: ids <= set(decided(o)), 30))
+    alerts = {a["alarm_id"] for a in out["alert"]}
+    suppressed = {a for a, d in decided(out).items() if d == "suppress"}
+    technical = {t["alarm_id"] for t in out["technical"]}
+    # the stream has all three kinds (the in-process driver decides the same: tests/kafka/test_worker.py)
+    assert len(alerts) >= 5 and len(suppressed) >= 5 and technical, (alerts, suppressed, technical)
+
+    # receiver down: every published alert is already queued on disk (submit returns before the send)
+    queued = [json.loads(p.read_text())["alarm_id"] for p in (data / "delivery-queue" / "pending").glob("*.json")]
+    assert sorted(queued) == sorted(alerts)
+    wait_until(lambda: any(r["outcome"] == "connect_failed" for r in audit(data / "delivery-audit.jsonl")),
+               10, "no connect_failed in the audit", w.text)
+
+    sink_out = tmp_path / "sink.jsonl"
+    with sink_out.open("w") as f:
+        sink = subprocess.Popen([ALARMFILTER, "hl7-sink", "--port", str(port)], stdout=f,
+                                stderr=subprocess.DEVNULL, cwd=REPO)
+    try:
+        wait_until(lambda: {m["alarm_id"] for m in sink_messages(sink_out)} >= alerts, 15,
+                   "the late receiver did not get every alert", w.text)
+        # a clinician's feedback on one alert acknowledges it (audit), as an ORA^R41 would
+        acked = min(alerts)
+        bed = next(a["bed"] for a in out["alert"] if a["alarm_id"] == acked)
+        run(produce_events(settings, [feedback(bed, events[-1].ts + 1.0, acked, actionable=True)]))
+        wait_until(lambda: any(r["outcome"] == "acknowledged" and r["alarm_id"] == acked
+                               for r in audit(data / "delivery-audit.jsonl")), 10, "feedback did not acknowledge",
+                   w.text)
+    finally:
+        sink.terminate()
+        sink.wait(5)
+
+    messages = sink_messages(sink_out)
+    got = {m["alarm_id"] for m in messages}
+    assert got == alerts  # every forwarded alert, no suppressed or technical one
+    assert not got & (suppressed | technical)
+    assert all(m["message_type"] == "ORU^R40^ORU_R40" and m["ack"] == "AA" for m in messages)
+    by_id: dict[str, set[str]] = {}
+    for m in messages:  # at-least-once: a repeat carries the same control id
+        by_id.setdefault(m["alarm_id"], set()).add(m["control_id"])
+    assert all(len(c) == 1 for c in by_id.values()), by_id
+    # alerts carry the bed's measured value from the vitals topic (hr_bpm 80..86 in the stream)
+    hr = [o for m in messages if m["alarm_id"] in alerts and "hr_high" in json.dumps(m)
+          for o in m["observations"] if o["units"]]
+    assert hr and all(80 <= float(o["value"]) <= 86 for o in hr), hr
+    records = audit(data / "delivery-audit.jsonl")
+    accepted = {r["alarm_id"] for r in records if r["outcome"] == "accepted"}
+    assert accepted == alerts
+    assert not list((data / "delivery-queue" / "pending").glob("*.json"))
+    assert w.alive
+
+    # shutdown is clean and says what delivery did
+    w.stop()
+    assert w.proc is not None and w.proc.returncode is not None
+    assert "HL7 delivery stopped" in w.text(), w.text()[-3000:]
+
+
+def test_a_full_queue_holds_the_worker_until_the_receiver_takes_the_alerts(
+    settings: Settings, workers: Any, tmp_path: Path
+) -> None:
+    """QueueFull: the worker neither drops the alert nor goes on consuming; it resumes when there is room."""
+    port = free_port()
+    config = tmp_path / "delivery.yaml"
+    config.write_text(FAST_DELIVERY_YAML + "queue: {max_items: 3}\n")
+    w = workers("w1", hl7_url=f"mllp://127.0.0.1:{port}", hl7_config=config)
+    data = tmp_path / "w1"
+    w.wait_assigned()
+    events = ward_stream(beds=2, seconds=40, tag="full")
+    ids = alarm_ids(events)
+    run(produce_events(settings, events))
+    wait_until(lambda: any(r["outcome"] == "queue_full" for r in audit(data / "delivery-audit.jsonl")),
+               20, "the queue never filled", w.text)
+    time.sleep(1.5)  # held: no more input taken, so later alarms stay undecided
+    out = run(read_outputs(settings, lambda o: False, 2))
+    assert len(decided(out)) < len(ids)
+    assert len(list((data / "delivery-queue" / "pending").glob("*.json"))) == 3
+    assert sum(r["outcome"] == "queue_full" for r in audit(data / "delivery-audit.jsonl")) == 1  # no retry spam
+
+    sink_out = tmp_path / "sink.jsonl"
+    with sink_out.open("w") as f:
+        sink = subprocess.Popen([ALARMFILTER, "hl7-sink", "--port", str(port)], stdout=f,
+                                stderr=subprocess.DEVNULL, cwd=REPO)
+    try:
+        out = run(read_outputs(settings, lambda o: ids <= set(decided(o)), 30))
+        alerts = {a["alarm_id"] for a in out["alert"]}
+        wait_until(lambda: {m["alarm_id"] for m in sink_messages(sink_out)} >= alerts, 15,
+                   "the receiver did not get every alert", w.text)
+    finally:
+        sink.terminate()
+        sink.wait(5)
+    assert set(decided(out)) == ids and len(alerts) >= 5
+    assert {m["alarm_id"] for m in sink_messages(sink_out)} == alerts
+
+
+def test_bad_hl7_url_is_one_line_and_exit_2(settings: Settings, tmp_path: Path) -> None:
+    from .conftest import worker_env
+
+    for extra, needle in (({"hl7_url": "http://127.0.0.1:2575"}, "hl7_url"),
+                          ({"hl7_config": tmp_path / "missing.yaml"}, "missing.yaml")):
+        r = subprocess.run([ALARMFILTER, "worker", "--broker-wait", "1"], env=worker_env(settings, tmp_path, **extra),
+                           cwd=REPO, capture_output=True, text=True, timeout=30, check=False)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and needle in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
+
