@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from alarmfilter.cli.engines import engine_factory, shipped_model
 from alarmfilter.engine import EngineConfig
 from alarmfilter.engine.buffers import VitalsLog, WaveformBuffer
-from alarmfilter.engine.evidence import config_for_evidence
 from alarmfilter.events import DecodeError, Vitals, Waveform, decode_event
 from alarmfilter.replay import Ward
 
@@ -108,7 +107,7 @@ def measure(beds: int, seconds: float, repeats: int = 3, seed: int = 0, decode_o
     model, problem = shipped_model()
     if model is None:
         raise RuntimeError(f"shipped model unusable: {problem}")
-    config = config_for_evidence(EngineConfig())
+    config = EngineConfig()
     if batches is None:
         run = ward_run(beds, seconds + warmup_seconds, seed)
         t_start = run.config.start_ts + warmup_seconds

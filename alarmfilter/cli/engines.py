@@ -10,15 +10,11 @@ import sys
 from pathlib import Path
 
 from ..engine import BedEngine, EngineConfig
-from ..engine.evidence import (
-    EvidencePolicy,
-    EvidenceScorer,
-    ModelError,
-    config_for_evidence,
-    load_model,
-)
+from ..engine.evidence import ModelError, load_model
+from ..engine.learning import learning_engine_factory, ward_model_lifecycle
 from ..model import PRIOR_PATH
 from ..model.classifier import AlarmModel
+from ..model.lifecycle import ModelLifecycle
 from ..replay import EngineFactory
 
 
@@ -33,12 +29,16 @@ def shipped_model(path: str | Path = PRIOR_PATH) -> tuple[AlarmModel | None, str
 def engine_factory(
     config: EngineConfig | None = None,
     *,
-    model: AlarmModel | None = None,
+    model: AlarmModel | ModelLifecycle | None = None,
     learning: bool = False,
     prior_path: str | Path = PRIOR_PATH,
     quiet: bool = False,
 ) -> EngineFactory:
-    """Engines sharing one scorer and policy (one model for the ward, learning from all beds)."""
+    """Engines sharing one scorer and policy (one model for the ward, learning from all beds if `learning`).
+
+    `model` is an arrhythmia model (wrapped with the threshold-alarm prior) or a whole lifecycle;
+    by default the shipped prior.
+    """
     cfg = config or EngineConfig()
     if model is None:
         model, problem = shipped_model(prior_path)
@@ -46,12 +46,5 @@ def engine_factory(
             print(f"alarmfilter: {problem}; using the evidence-free policy (every alarm forwarded)", file=sys.stderr)
     if model is None:
         return lambda bed: BedEngine(bed, cfg)
-    cfg = config_for_evidence(cfg)
-    max_hold = max([cfg.default_hold_seconds, *cfg.hold_seconds.values()])
-    scorer = EvidenceScorer(model, learning=learning, hold_seconds=min(max_hold, cfg.hold_ceiling_seconds))
-    policy = EvidencePolicy(model)
-
-    def make(bed: str) -> BedEngine:
-        return BedEngine(bed, cfg, scorer, policy)
-
-    return make
+    lifecycle = model if isinstance(model, ModelLifecycle) else ward_model_lifecycle(model=model)
+    return learning_engine_factory(cfg, lifecycle, learning=learning)

@@ -48,7 +48,7 @@ class BedEngine:
         self.config = config or EngineConfig()
         self.scorer = scorer
         self.policy: Policy = policy or ForwardAllPolicy()
-        self.waveforms = WaveformBuffer(self.config.buffer_seconds)
+        self.waveforms = WaveformBuffer(self.config.buffer_seconds_for(scorer.window_seconds if scorer else 0.0))
         self.vitals = VitalsLog(self.config.vitals_seconds)
         self.clock = 0.0  # newest event time seen
         self.alarms: OrderedDict[str, TrackedAlarm] = OrderedDict()

@@ -11,7 +11,9 @@ HOLD_CEILING_SECONDS = 10.0
 class EngineConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    window_seconds: float = Field(30.0, gt=0, le=120, description="evidence window before the alarm")
+    window_seconds: float = Field(
+        60.0, gt=0, le=120, description="waveform kept before the alarm (at least the scorer's window)"
+    )
     hold_seconds: dict[str, float] = Field(
         default_factory=dict, description="per alarm type: how long after the alarm data may be used"
     )
@@ -49,4 +51,8 @@ class EngineConfig(BaseModel):
 
     @property
     def buffer_seconds(self) -> float:
-        return self.window_seconds + self.hold_ceiling_seconds + 2.0
+        return self.buffer_seconds_for(self.window_seconds)
+
+    def buffer_seconds_for(self, scorer_window_seconds: float) -> float:
+        """Waveform a bed keeps: the longer of our window and the scorer's, plus the longest hold."""
+        return max(self.window_seconds, scorer_window_seconds) + self.hold_ceiling_seconds + 2.0

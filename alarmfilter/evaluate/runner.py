@@ -18,6 +18,7 @@ from ..datasets.events import alarm_event, feedback_event, record_events
 from ..engine.config import HOLD_CEILING_SECONDS
 from ..events.outputs import DecisionRecord
 from ..model.classifier import AlarmModel
+from ..model.lifecycle import ModelLifecycle
 from ..replay import EngineFactory
 from .variants import Variant
 
@@ -131,7 +132,7 @@ def run_frozen(paths: Sequence[Path], variants: Sequence[Variant], *, truncate: 
     return {v.name: [r[i] for r in results] for i, v in enumerate(variants)}
 
 
-def run_prequential(paths: Iterable[Path], variant: Variant, model: AlarmModel, *, truncate: float | None = None,
+def run_prequential(paths: Iterable[Path], variant: Variant, model: AlarmModel | ModelLifecycle, *, truncate: float | None = None,
                     progress: Progress | None = None) -> list[Outcome]:
     """Decide each record, then give its label as feedback; one shared model learns as it goes.
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..datasets.challenge import record_names
 from ..model.classifier import AlarmModel
+from ..engine.learning import ward_model_lifecycle
 from ..model.crossval import stratified_folds, train_model
 from .metrics import summarise
 from .runner import Outcome, run_frozen, run_prequential
@@ -121,7 +122,7 @@ def evaluate(opts: Options, model: AlarmModel | None, model_problem: str | None 
         else:
             outcomes[FILTER] = cv_out[0]
     elif opts.mode == "prequential" and model is not None:
-        learner = AlarmModel.from_dict(model.to_dict())  # the shipped object stays untouched
+        learner = ward_model_lifecycle(model=AlarmModel.from_dict(model.to_dict()))  # the shipped object stays untouched
         outcomes[FILTER_FROZEN] = first[FILTER]
         outcomes[FILTER] = run_prequential(paths, filt, learner, truncate=opts.truncate,
                                            progress=progress("prequential (learning)", len(paths)))

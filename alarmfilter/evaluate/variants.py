@@ -11,8 +11,10 @@ from enum import Enum
 from typing import Any
 
 from ..engine import BedEngine, EngineConfig
-from ..engine.evidence import EvidencePolicy, EvidenceScorer, config_for_evidence, model_from_dict
+from ..engine.evidence import model_from_dict
+from ..engine.learning import LearningScorer, learning_engine_factory, ward_model_lifecycle
 from ..model.classifier import AlarmModel
+from ..model.lifecycle import ModelLifecycle
 from ..replay import EngineFactory
 from .baselines import MonitorDelayPolicy, MonitorDelayScorer
 
@@ -42,12 +44,12 @@ class Variant:
     def config(self) -> EngineConfig:
         if self.kind is Kind.MONITOR_DELAY:  # a monitor has no audit sampling
             return EngineConfig(default_hold_seconds=self.delay_seconds, seed=self.seed, audit_fraction=0.0)
-        return config_for_evidence(EngineConfig(default_hold_seconds=self.hold_seconds, seed=self.seed))
+        return EngineConfig(default_hold_seconds=self.hold_seconds, seed=self.seed)
 
     def model(self) -> AlarmModel | None:
         return model_from_dict(self.model_state, f"{self.name} model") if self.model_state is not None else None
 
-    def factory(self, model: AlarmModel | None = None, learning: bool = False) -> EngineFactory:
+    def factory(self, model: AlarmModel | ModelLifecycle | None = None, learning: bool = False) -> EngineFactory:
         """Engines for this variant; `model` (shared, e.g. learning) overrides `model_state`."""
         cfg = self.config()
         if self.kind is Kind.MONITOR_DELAY:
@@ -56,9 +58,8 @@ class Variant:
         model = model if model is not None else (self.model() if self.kind is Kind.FILTER else None)
         if model is None:  # forward-all, or a filter without a usable model: evidence-free
             return lambda bed: BedEngine(bed, cfg)
-        ev_scorer = EvidenceScorer(model, learning=learning, hold_seconds=self.hold_seconds)
-        ev_policy = EvidencePolicy(model)
-        return lambda bed: BedEngine(bed, cfg, ev_scorer, ev_policy)
+        lifecycle = model if isinstance(model, ModelLifecycle) else ward_model_lifecycle(model=model)
+        return learning_engine_factory(cfg, lifecycle, learning=learning)
 
     @property
     def context_seconds(self) -> float:
@@ -67,4 +68,4 @@ class Variant:
             return 0.0
         if self.kind is Kind.MONITOR_DELAY:  # enough to pass the engine's warm-up check
             return self.config().warmup_seconds + CONTEXT_MARGIN_SECONDS
-        return EvidenceScorer.window_seconds_for(self.hold_seconds) + CONTEXT_MARGIN_SECONDS
+        return LearningScorer.window_seconds_for(self.hold_seconds) + CONTEXT_MARGIN_SECONDS

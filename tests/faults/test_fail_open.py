@@ -15,13 +15,15 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
-import alarmfilter.engine.evidence as evidence_mod
+import alarmfilter.engine.learning as scorer_mod
 from alarmfilter.cli.engines import shipped_model
 from alarmfilter.datasets.challenge import load_record, read_alarms
 from alarmfilter.datasets.events import record_events
 from alarmfilter.datasets.location import CHALLENGE, find_dataset
 from alarmfilter.engine import BedEngine, EngineConfig
-from alarmfilter.engine.evidence import EvidencePolicy, EvidenceScorer, config_for_evidence
+from alarmfilter.engine.evidence import EVIDENCE_BUDGET_SECONDS
+from alarmfilter.engine.learning import LearningPolicy, LearningScorer, ward_model_lifecycle
+from alarmfilter.model.lifecycle import ModelLifecycle
 from alarmfilter.metrics import DriverMetrics
 
 T_ALARM = 1_764_150_300.0
@@ -58,9 +60,9 @@ def events_of(name: str, bed: str = "B1", signals=None, context_seconds: float =
 def engine(m=None, bed: str = "B1", **cfg) -> BedEngine:
     m = m or model()
     cfg.setdefault("audit_fraction", 0.0)
-    budget = cfg.pop("budget_seconds", evidence_mod.EVIDENCE_BUDGET_SECONDS)
-    conf = config_for_evidence(EngineConfig(**cfg))
-    return BedEngine(bed, conf, EvidenceScorer(m, budget_seconds=budget), EvidencePolicy(m))
+    budget = cfg.pop("budget_seconds", EVIDENCE_BUDGET_SECONDS)
+    lc = m if isinstance(m, ModelLifecycle) else ward_model_lifecycle(model=m)
+    return BedEngine(bed, EngineConfig(**cfg), LearningScorer(lc, budget_seconds=budget), LearningPolicy(lc))
 
 
 def run(eng: BedEngine, evs) -> list:
@@ -86,15 +88,14 @@ def fail_open_counted(out, reason_code: str) -> float:
 
 
 def raising_model():
-    """The shipped model, made to fail the way a corrupt in-memory model would (fault injection)."""
-    base = type(model())
+    """The shipped model's lifecycle, made to fail the way a corrupt in-memory model would (fault injection)."""
+    lc = ward_model_lifecycle(model=model())
 
-    class Raising(base):  # type: ignore[misc, valid-type]
-        def predict_proba_one(self, x, alarm_type):
-            raise FloatingPointError("corrupt weights")
+    def predict_proba_one(x, alarm_type):
+        raise FloatingPointError("corrupt weights")
 
-    m = Raising.from_dict(model().to_dict())
-    return m
+    lc.predict_proba_one = predict_proba_one
+    return lc
 
 
 def test_model_raising_forwards_the_alarm_with_a_reason_counted_in_metrics():
@@ -116,7 +117,7 @@ def test_feature_extraction_raising_forwards(monkeypatch):
     def broken(*args, **kwargs):
         raise MemoryError("extraction ran out of memory")
 
-    monkeypatch.setattr(evidence_mod, "extract_evidence", broken)  # fault injection into the real scorer
+    monkeypatch.setattr(scorer_mod, "extract_evidence", broken)  # fault injection into the real scorer
     eng = engine()
     d = the_decision(run(eng, evs))
     assert (d.decision, d.reason_code) == ("forward", "scorer_error") and "MemoryError" in d.reasons[0]
@@ -133,7 +134,7 @@ def test_extraction_over_its_budget_fails_open_without_waiting_for_it():
 
 
 def test_a_hung_extraction_bounds_the_wait_and_later_alarms_fail_open_until_it_returns(monkeypatch):
-    real = evidence_mod.extract_evidence
+    real = scorer_mod.extract_evidence
     hang_seconds = 2.0
 
     def slow(*args, **kwargs):
@@ -142,10 +143,11 @@ def test_a_hung_extraction_bounds_the_wait_and_later_alarms_fail_open_until_it_r
 
     evs1, a1 = events_of("a103l", bed="B1")
     evs2, a2 = events_of("a103l", bed="B2")
-    scorer = EvidenceScorer(model(), budget_seconds=0.2)
-    conf = config_for_evidence(EngineConfig(audit_fraction=0.0))
-    b1, b2 = (BedEngine(b, conf, scorer, EvidencePolicy(model())) for b in ("B1", "B2"))
-    monkeypatch.setattr(evidence_mod, "extract_evidence", slow)
+    lc = ward_model_lifecycle(model=model())
+    scorer, policy = LearningScorer(lc, budget_seconds=0.2), LearningPolicy(lc)
+    conf = EngineConfig(audit_fraction=0.0)
+    b1, b2 = (BedEngine(b, conf, scorer, policy) for b in ("B1", "B2"))
+    monkeypatch.setattr(scorer_mod, "extract_evidence", slow)
     for e in evs1[: evs1.index(a1)]:
         b1.feed(e)
     started = time.monotonic()
@@ -159,10 +161,10 @@ def test_a_hung_extraction_bounds_the_wait_and_later_alarms_fail_open_until_it_r
     d2 = the_decision(b2.feed(a2))  # the first extraction still runs: no queueing behind it
     assert time.monotonic() - started < 0.5 and d2.decision == "forward"
     assert scorer.watchdog.stats == {"evidence_timeouts": 1, "evidence_busy": 1}
-    monkeypatch.setattr(evidence_mod, "extract_evidence", real)
+    monkeypatch.setattr(scorer_mod, "extract_evidence", real)
     time.sleep(hang_seconds)  # the hung one returns; scoring resumes
     evs3, _ = events_of("a103l", bed="B3")
-    d3 = the_decision(run(BedEngine("B3", conf, scorer, EvidencePolicy(model())), evs3))
+    d3 = the_decision(run(BedEngine("B3", conf, scorer, policy), evs3))
     assert d3.reason_code != "scorer_error", d3.reasons
 
 
