@@ -12,7 +12,8 @@ matplotlib.use("Agg")  # no display; must precede pyplot
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .metrics import FN_WEIGHT, TYPE_ORDER, confusion
+from ..events.types import MISSED_TRUE_ALARM_WEIGHT as FN_WEIGHT
+from .metrics import TYPE_ORDER, confusion
 from .runner import Outcome
 
 SHORT = {

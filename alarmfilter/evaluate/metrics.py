@@ -11,17 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..events.types import ARRHYTHMIA_ORDER as TYPE_ORDER
+from ..events.types import challenge_score
 from .runner import Outcome
-
-TYPE_ORDER = (
-    "asystole",
-    "extreme_bradycardia",
-    "extreme_tachycardia",
-    "ventricular_tachycardia",
-    "ventricular_flutter_fib",
-)
-#: false negatives cost this many times a false positive in the challenge score
-FN_WEIGHT = 5
 
 
 @dataclass(frozen=True)
@@ -49,8 +41,8 @@ class Confusion:
         >>> Confusion(tp=9, fn=1, tn=5, fp=5).score  # 14 / (14 + 5 + 5)
         0.583333
         """
-        d = self.tp + self.tn + self.fp + FN_WEIGHT * self.fn
-        return round((self.tp + self.tn) / d, 6) if d else None
+        score = challenge_score(self.tp, self.fn, self.tn, self.fp)
+        return round(score, 6) if score is not None else None
 
     @property
     def alarms(self) -> int:

@@ -51,15 +51,30 @@ TECHNICAL_TYPES = frozenset(
 LETHAL_TYPES = frozenset(
     {AlarmType.ASYSTOLE, AlarmType.VENTRICULAR_FLUTTER_FIB, AlarmType.VENTRICULAR_TACHYCARDIA}
 )
-ARRHYTHMIA_TYPES = frozenset(
-    {
-        AlarmType.ASYSTOLE,
-        AlarmType.EXTREME_BRADYCARDIA,
-        AlarmType.EXTREME_TACHYCARDIA,
-        AlarmType.VENTRICULAR_TACHYCARDIA,
-        AlarmType.VENTRICULAR_FLUTTER_FIB,
-    }
+#: The arrhythmia types, in the order every table lists them (the challenge's own order).
+ARRHYTHMIA_ORDER = (
+    AlarmType.ASYSTOLE.value,
+    AlarmType.EXTREME_BRADYCARDIA.value,
+    AlarmType.EXTREME_TACHYCARDIA.value,
+    AlarmType.VENTRICULAR_TACHYCARDIA.value,
+    AlarmType.VENTRICULAR_FLUTTER_FIB.value,
 )
+ARRHYTHMIA_TYPES = frozenset(AlarmType(t) for t in ARRHYTHMIA_ORDER)
+
+#: A missed true alarm costs this many false ones in the PhysioNet/CinC 2015 challenge score.
+MISSED_TRUE_ALARM_WEIGHT = 5
+
+
+def challenge_score(tp: int, fn: int, tn: int, fp: int) -> float | None:
+    """(TP + TN) / (TP + TN + FP + 5 FN), positive = a true alarm forwarded (Clifford et al. 2015).
+
+    >>> challenge_score(tp=9, fn=1, tn=5, fp=5)  # 14 / (14 + 5 + 5)
+    0.5833333333333334
+    >>> challenge_score(0, 0, 0, 0) is None
+    True
+    """
+    d = tp + tn + fp + MISSED_TRUE_ALARM_WEIGHT * fn
+    return (tp + tn) / d if d else None
 
 
 class Priority(str, Enum):

@@ -21,13 +21,8 @@ from alarmfilter.policy.thresholds import fit_thresholds
 
 Row = dict[str, Any]  # {"record", "type", "label", "features"}
 
-TYPE_ORDER = (
-    "asystole",
-    "extreme_bradycardia",
-    "extreme_tachycardia",
-    "ventricular_tachycardia",
-    "ventricular_flutter_fib",
-)
+from alarmfilter.events.types import ARRHYTHMIA_ORDER as TYPE_ORDER
+from alarmfilter.events.types import challenge_score
 
 
 def extract_rows(data_dir: str | Path, cache: str | Path | None = None, workers: int = 1) -> list[Row]:
@@ -131,7 +126,7 @@ def summarise(decisions: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]
             "TP": tp, "FN": fn, "TN": tn, "FP": fp,
             "TPR": tp / (tp + fn) if tp + fn else float("nan"),
             "TNR": tn / (tn + fp) if tn + fp else float("nan"),
-            "score": 100.0 * (tp + tn) / (tp + tn + fp + 5 * fn) if ds else float("nan"),
+            "score": 100.0 * (challenge_score(tp, fn, tn, fp) or 0.0),
             "suppressed_pct": 100.0 * tn / (tn + fp) if tn + fp else float("nan"),
         }
     return res
