@@ -26,51 +26,47 @@ class _Output(BaseModel):
         return getattr(self, "bed", "") or ""
 
 
-class DecisionRecord(_Output):
+class _AboutAlarm(_Output):
+    """Fields every output about one alarm carries."""
+
+    alarm_id: str
+    bed: str
+    type: str
+    priority: str
+
+
+class _Verdict(_AboutAlarm):
+    """What was decided about an alarm, and why."""
+
+    score: float | None
+    reason_code: ReasonCode
+    reasons: list[str]
+    decided_ts: float
+    model_version: str
+    audit_sample: bool = False
+
+
+class DecisionRecord(_Verdict):
     """Audit line: one per alarm, forwarded or not."""
 
     kind: Literal["decision"] = "decision"
-    alarm_id: str
-    bed: str
-    type: str
-    priority: str
     alarm_ts: float
     decision: Decision
-    score: float | None
-    reason_code: ReasonCode
-    reasons: list[str]
-    decided_ts: float
-    model_version: str
-    audit_sample: bool = False
 
 
-class Alert(_Output):
+class Alert(_Verdict):
     """A forwarded actionable alarm: the alarm's fields plus why it was forwarded."""
 
     kind: Literal["alert"] = "alert"
-    alarm_id: str
-    bed: str
     ts: float
-    type: str
-    priority: str
     channel: str | None = None
-    score: float | None
-    reason_code: ReasonCode
-    reasons: list[str]
-    decided_ts: float
-    model_version: str
-    audit_sample: bool = False
 
 
-class TechnicalAlarm(_Output):
+class TechnicalAlarm(_AboutAlarm):
     """A technical alarm (leads off, probe off, line fault) routed to the bedside nurse."""
 
     kind: Literal["technical"] = "technical"
-    alarm_id: str
-    bed: str
     ts: float
-    type: str
-    priority: str
     channel: str | None = None
 
 
