@@ -22,6 +22,7 @@ NAMESPACE = "alarmfilter"
 #: Wall-clock latency from alarm (event time) to decision; sub-millisecond to past the hold ceiling.
 LATENCY_BUCKETS_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 #: Event-time delay from alarm to decision: the hold (0 s for lethal types, ceiling 10 s).
+ACK_BUCKETS_SECONDS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 4 * 3600.0)
 HOLD_BUCKETS_SECONDS = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 12.0)
 
 
@@ -84,6 +85,7 @@ class AlarmMetrics:
     engine_events: Counter
     decision_latency: Histogram
     decision_hold: Histogram
+    acknowledgement: Histogram
     event_lag: Gauge
     consumer_lag: Gauge
     last_event_ts: Gauge
@@ -172,6 +174,12 @@ class AlarmMetrics:
                 "Event time from the alarm to its decision: the evidence hold actually used.",
                 ["unit", "priority", "decision"],
                 namespace=ns, registry=reg, buckets=HOLD_BUCKETS_SECONDS,
+            ),
+            acknowledgement=Histogram(
+                "acknowledgement_seconds",
+                "Event time from an alarm to the clinician's feedback on it (acknowledgement).",
+                ["unit", "priority", "decision"],
+                namespace=ns, registry=reg, buckets=ACK_BUCKETS_SECONDS,
             ),
             event_lag=gauge("event_lag_seconds", "Wall clock minus the newest event time processed.", ["unit"]),
             consumer_lag=gauge(

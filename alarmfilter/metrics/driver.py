@@ -77,6 +77,7 @@ class _Seen:
     decision: str
     audit_sample: bool
     auditable: bool  # counts toward the audit estimates (non-lethal physiological types)
+    alarm_ts: float
 
 
 class DriverMetrics:
@@ -122,6 +123,7 @@ class DriverMetrics:
             for dec in Decision:
                 m.decision_latency.labels(u, prio.value, dec.value)
                 m.decision_hold.labels(u, prio.value, dec.value)
+                m.acknowledgement.labels(u, prio.value, dec.value)
         m.model_prior_fallback.labels(u).set(0)
         m.model_fallbacks.labels(u)
         m.beds.labels(u)
@@ -177,7 +179,7 @@ class DriverMetrics:
                 c.suppressed += 1
             else:
                 c.forwarded += 1
-        self._seen[d.alarm_id] = _Seen(atype, prio, decision, d.audit_sample, auditable)
+        self._seen[d.alarm_id] = _Seen(atype, prio, decision, d.audit_sample, auditable, d.alarm_ts)
         if len(self._seen) > MAX_REMEMBERED_DECISIONS:
             self._seen.popitem(last=False)
 
@@ -210,6 +212,7 @@ class DriverMetrics:
                 continue
             audit = "true" if seen.audit_sample else "false"
             m.feedback.labels(u, seen.alarm_type, seen.priority, seen.decision, audit, actionable).inc()
+            m.acknowledgement.labels(u, seen.priority, seen.decision).observe(max(0.0, fb.ts - seen.alarm_ts))
             if not seen.auditable:
                 continue
             if seen.audit_sample:

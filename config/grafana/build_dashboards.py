@@ -167,9 +167,13 @@ def alarm_burden() -> dict[str, Any]:
              [(_quantile(0.5, "alarmfilter_decision_latency_seconds"), "latency p50"),
               (_quantile(0.99, "alarmfilter_decision_latency_seconds"), "latency p99"),
               (_quantile(0.99, "alarmfilter_decision_hold_seconds"), "hold p99 (event time)")], w=24, unit="s")
+    b.series("Time from alarm to acknowledgement", "Event time from a forwarded alarm to the clinician's feedback "
+             "on it, p50/p90.",
+             [(_quantile(0.5, "alarmfilter_acknowledgement_seconds"), "p50"),
+              (_quantile(0.9, "alarmfilter_acknowledgement_seconds"), "p90")], w=24, unit="s")
     return _dashboard("alarmfilter-alarm-burden", "Alarm burden",
                       "Alarms per bed per day before and after filtering, false-alarm share, what was suppressed "
-                      "and why, estimated missed true alarms, time to decision.", ["clinical"], b)
+                      "and why, estimated missed true alarms, time to decision and to acknowledgement.", ["clinical"], b)
 
 
 def filter_health() -> dict[str, Any]:

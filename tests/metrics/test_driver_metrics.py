@@ -111,6 +111,9 @@ def test_feedback_joined_with_decisions_and_estimates(reg: CollectorRegistry) ->
     assert 0 < lo < missed < hi < 1
     fas = value(reg, "alarmfilter_estimated_false_alarm_suppression_ratio", unit="ICU", estimator="audit_ratio")
     assert fas == pytest.approx(9 / (9 + 1 + 6))
+    ack = {"unit": "ICU", "priority": "medium", "decision": "forward"}
+    assert value(reg, "alarmfilter_acknowledgement_seconds_count", **ack) == 12  # 10 forwarded + 2 audit samples
+    assert value(reg, "alarmfilter_acknowledgement_seconds_sum", **ack) == pytest.approx(12 * 60.0)
 
 
 def test_estimate_dropped_while_unknown_and_lethal_types_left_out(reg: CollectorRegistry) -> None:
