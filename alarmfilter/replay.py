@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Self, TextIO
 
 from .engine import BedEngine
 from .events import DecodeError, InputEvent, Output, dead_letter, decode_event, encode
@@ -68,7 +68,7 @@ class Ward:
             return [event.to_dead_letter(raw)]
         try:
             return self.feed(event)
-        except Exception as exc:  # last line of defence: the engine must never take the driver down
+        except Exception as exc:  # noqa: BLE001 -- last line of defence: the engine must never take the driver down
             return [dead_letter(f"engine error ({type(exc).__name__}: {exc})", raw, event.bed)]
 
     def tick(self, now: float) -> list[Output]:
@@ -94,7 +94,7 @@ class OutputFiles:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTPUT_FILES, 0))
     _files: dict[str, TextIO] = field(default_factory=dict)
 
-    def __enter__(self) -> OutputFiles:
+    def __enter__(self) -> Self:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._files = {k: (self.out_dir / name).open("w", encoding="utf-8") for k, name in OUTPUT_FILES.items()}
         return self

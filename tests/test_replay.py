@@ -32,7 +32,7 @@ def test_replay_writes_four_files(tmp_path):
 
 
 def _cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "alarmfilter", *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "alarmfilter", *args], capture_output=True, text=True, timeout=120, cwd=cwd, check=False)
 
 
 def test_cli_replay(tmp_path):

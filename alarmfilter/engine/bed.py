@@ -69,7 +69,7 @@ class BedEngine:
         """
         try:
             return self._feed(event)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 -- fail-open: the engine never raises into a driver
             return self._engine_error(event, exc)
 
     def _engine_error(self, event: Event, exc: Exception) -> list[Output]:
@@ -84,9 +84,11 @@ class BedEngine:
         tracked.move(Move.DECIDE)
         tracked.decision = Decision.FORWARD
         tracked.decided_ts = max(self.clock, event.ts)
-        common = dict(alarm_id=event.alarm_id, bed=self.bed, type=event.type, priority=event.priority,
-                      score=None, reason_code=ReasonCode.ENGINE_ERROR, reasons=[f"{why}: forwarded"],
-                      decided_ts=tracked.decided_ts, model_version=NO_EVIDENCE_VERSION)
+        common = dict(  # noqa: C408 -- keyword form: the fields both outputs share
+            alarm_id=event.alarm_id, bed=self.bed, type=event.type, priority=event.priority, score=None,
+            reason_code=ReasonCode.ENGINE_ERROR, reasons=[f"{why}: forwarded"], decided_ts=tracked.decided_ts,
+            model_version=NO_EVIDENCE_VERSION,
+        )
         return [DecisionRecord(alarm_ts=event.ts, decision=Decision.FORWARD, **common),
                 Alert(ts=event.ts, channel=event.channel, **common)]
 
@@ -129,8 +131,7 @@ class BedEngine:
     # -- alarms --------------------------------------------------------------------------------
 
     def _advance(self, ts: float) -> None:
-        if ts > self.clock:
-            self.clock = ts
+        self.clock = max(self.clock, ts)
         self._forget_old()
 
     def _on_alarm(self, alarm: Alarm) -> list[Output]:
@@ -230,11 +231,11 @@ class BedEngine:
                 assessment = self.scorer.assess_in_context(alarm_type, window, self.vitals, alarm.ts, context)
             else:
                 assessment = _with_context(self.scorer.assess(alarm_type, window, self.vitals, alarm.ts), context)
-        except Exception as exc:  # fail-open: a scorer bug must never drop an alarm
+        except Exception as exc:  # noqa: BLE001 -- fail-open: a scorer bug must never drop an alarm
             return None, Verdict(Decision.FORWARD, ReasonCode.SCORER_ERROR, [f"scoring failed ({type(exc).__name__}): forwarded"])
         try:
             return assessment, self.policy.decide(alarm_type, assessment)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 -- fail-open, as above
             return assessment, Verdict(Decision.FORWARD, ReasonCode.POLICY_ERROR, [f"policy failed ({type(exc).__name__}): forwarded"])
 
     def _signal_problem(self, alarm_type: AlarmType, window: Window, alarm_ts: float) -> Verdict | None:

@@ -77,7 +77,7 @@ class WaveformBuffer:
 
     def _reset(self, ts: float, fs_hz: float) -> None:
         self.fs_hz = fs_hz
-        self._cap = max(1, int(round(self.capacity_seconds * fs_hz)))
+        self._cap = max(1, round(self.capacity_seconds * fs_hz))
         self._t0 = ts
         self._n = 0
         self._rings.clear()
@@ -93,7 +93,7 @@ class WaveformBuffer:
         """Add a chunk whose first sample is at `ts`. Returns an error string if it cannot be placed."""
         if self._n == 0 or fs_hz != self.fs_hz:
             self._reset(ts, fs_hz)
-        start = int(round((ts - self._t0) * fs_hz))
+        start = round((ts - self._t0) * fs_hz)
         if abs(start - self._n) <= JITTER_SAMPLES:
             start = self._n
         if start < self._n:
@@ -138,8 +138,8 @@ class WaveformBuffer:
         """Samples in [end_ts - seconds, end_ts), clipped to what is held; all-NaN channels dropped."""
         if self._n == 0:
             return Window({}, {}, self.fs_hz, end_ts, 0)
-        stop = min(self._n, int(round((end_ts - self._t0) * self.fs_hz)))
-        begin = max(0, self._n - self._cap, stop - int(round(seconds * self.fs_hz)))
+        stop = min(self._n, round((end_ts - self._t0) * self.fs_hz))
+        begin = max(0, self._n - self._cap, stop - round(seconds * self.fs_hz))
         if stop <= begin:
             return Window({}, {}, self.fs_hz, end_ts, 0)
         idx = np.arange(begin, stop) % self._cap

@@ -138,8 +138,8 @@ def _ward_experiment(seed: int) -> list[str]:
         ("<p class='note'>Threshold alarms on 8 simulated beds; two beds raise a recurring artefact the prior "
          "does not know, a few real events look exactly like it. Clinicians label what they are shown "
          "(forwarded alarms and audit samples); the model learns each label after its decision.</p>"),
-        "<table><tr><th>quarter</th><th>alarms</th><th>false alarms suppressed</th><th>true alarms forwarded</th>"
-        f"</tr>{rows}</table>",
+        ("<table><tr><th>quarter</th><th>alarms</th><th>false alarms suppressed</th>"
+         f"<th>true alarms forwarded</th></tr>{rows}</table>"),
         f"<p>{html.escape(summary(result).splitlines()[-1])}</p>",
     ]
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ..datasets.challenge import record_names
-from ..model.classifier import AlarmModel
 from ..engine.learning import ward_model_lifecycle
+from ..model.classifier import AlarmModel
 from ..model.crossval import stratified_folds, train_model
 from .metrics import summarise
 from .runner import Outcome, run_frozen, run_prequential

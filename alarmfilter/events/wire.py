@@ -5,9 +5,16 @@ Every model is frozen; unknown fields are ignored (producers may add optional on
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 SCHEMA_VERSION = 1
 
@@ -95,9 +102,9 @@ class Feedback(_Event):
     @classmethod
     def _strict_bool(cls, v: object) -> object:
         if not isinstance(v, bool):
-            raise ValueError("must be true or false")
+            raise ValueError("must be true or false")  # noqa: TRY004 -- pydantic reports ValueError as a field error
         return v
 
 
-Event = Annotated[Union[Vitals, Waveform, Alarm, Feedback], Field(discriminator="kind")]
+Event = Annotated[Vitals | Waveform | Alarm | Feedback, Field(discriminator="kind")]
 EVENT_MODELS: tuple[type[_Event], ...] = (Vitals, Waveform, Alarm, Feedback)

@@ -88,7 +88,7 @@ def test_hold_waits_for_data_then_uses_it():
     out = stream(eng, T0 + 22, 1)
     assert len(decisions(out)) == 1 and eng.pending == 0
     w = eng.scorer.windows[0]
-    assert w.start_ts + w.seconds == pytest.approx(T0 + 23) and w.alarm_index == int(13 * 250)
+    assert w.start_ts + w.seconds == pytest.approx(T0 + 23) and w.alarm_index == (13 * 250)
 
 
 def test_hold_ceiling_in_event_time_when_waveform_stops():

@@ -23,8 +23,8 @@ from alarmfilter.datasets.location import CHALLENGE, find_dataset
 from alarmfilter.engine import BedEngine, EngineConfig
 from alarmfilter.engine.evidence import EVIDENCE_BUDGET_SECONDS
 from alarmfilter.engine.learning import LearningPolicy, LearningScorer, ward_model_lifecycle
-from alarmfilter.model.lifecycle import ModelLifecycle
 from alarmfilter.metrics import DriverMetrics
+from alarmfilter.model.lifecycle import ModelLifecycle
 
 T_ALARM = 1_764_150_300.0
 
