@@ -19,16 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from ...events.types import ARRHYTHMIA_ORDER as ALARM_TYPES
 from ..challenge import ALARM_TIME_SECONDS, ALARM_TYPE_WIRE, record_names
 from . import ATTRIBUTION_FILE, SAMPLE_FILE, SAMPLE_SECONDS
 
-ALARM_TYPES = (
-    "asystole",
-    "extreme_bradycardia",
-    "extreme_tachycardia",
-    "ventricular_tachycardia",
-    "ventricular_flutter_fib",
-)
 #: (alarm type, label) picked a second time, so the sample's false alarms outnumber its true ones as on a ward.
 EXTRA = (("asystole", False), ("ventricular_tachycardia", False))
 PULSATILE = ("PLETH", "ABP")
