@@ -3,8 +3,10 @@
 Glue only (the agent stays decode -> core -> outputs): `WorkerDelivery.attach(worker)` registers
 an output hook that `submit`s each Alert to an `AlertDelivery` (durable on disk when it returns),
 feeds it feedback (acknowledgements), vitals (measured values) and event time (escalation), and
-runs its delivery loop with the app. If the delivery queue is full, the alerts wait in memory and
-the worker holds: it takes no more input and acks no offset until they are queued.
+runs its delivery loop with the app. Every published alert is queued on disk first, past the
+queue's bound if need be (an alert already on the alerts topic must not live only in memory: a
+crash would lose it to HL7, and the restarted worker does not decide that alarm again); while the
+queue is at or past its bound the worker holds: it takes no more input until delivery drains it.
 
 Delivery outcomes are appended to `<data_dir>/delivery-audit.jsonl` (the topics stay as DESIGN.md
 has them) and counted in `WorkerDelivery.outcomes`.
@@ -15,12 +17,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..delivery import AlertDelivery, DeliveryConfig, DeliveryRecord, JsonlAudit, QueueFull
+from ..delivery import AlertDelivery, DeliveryConfig, DeliveryRecord, JsonlAudit
 from ..events import Alert, Feedback, Output, Vitals, decode_event
 from ..settings import Settings
 
@@ -64,8 +66,6 @@ class WorkerDelivery:
         self.delivery = AlertDelivery(config, config.queue_path(data_dir), audit=self._audit)
         self.tick_interval_seconds = tick_interval_seconds
         self.clock = clock or (lambda: 0.0)
-        self._backlog: deque[Alert] = deque()  # alerts the full queue refused; retried before any ack
-        self._refused = False  # the last submit met a full queue
         self._newest_ts = 0.0
         self._newest_wall = 0.0
         self._stop = asyncio.Event()
@@ -94,8 +94,8 @@ class WorkerDelivery:
     def on_outputs(self, outputs: list[Output]) -> None:
         for o in outputs:
             if isinstance(o, Alert):
-                self._backlog.append(o)
-        self._drain_backlog()
+                self.delivery.submit(o, force=True)
+                self._seen(o.decided_ts)
 
     def on_vitals(self, raw: bytes | str) -> None:
         event = decode_event(raw)
@@ -108,8 +108,8 @@ class WorkerDelivery:
         self.delivery.feedback(event)
 
     def holding(self) -> bool:
-        """True while some published alert is not yet durably queued: the worker must not ack."""
-        return bool(self._backlog)
+        """True while the delivery queue is at or past its bound: the worker takes no more input."""
+        return self.delivery.full
 
     # -- the task that runs with the app --------------------------------------------------------
 
@@ -122,7 +122,6 @@ class WorkerDelivery:
                     await asyncio.wait_for(self._stop.wait(), self.tick_interval_seconds)
                 except TimeoutError:
                     pass
-                self._drain_backlog()
                 now_ts = self._event_now(time.time())
                 if now_ts:
                     self.delivery.tick(now_ts)
@@ -139,9 +138,6 @@ class WorkerDelivery:
             except (TimeoutError, asyncio.CancelledError):
                 task.cancel()
             self.delivery.flush()
-            if self._backlog:
-                log.error("%d forwarded alerts were not queued for HL7 delivery at shutdown (queue full); "
-                          "they are on the alerts topic", len(self._backlog))
             log.info("HL7 delivery stopped: %s", dict(self.outcomes))
             self._audit_file.close()
 
@@ -149,21 +145,6 @@ class WorkerDelivery:
         await self.stop()
 
     # -- internals ------------------------------------------------------------------------------
-
-    def _drain_backlog(self) -> None:
-        queue = self.delivery.queue
-        while self._backlog:
-            if self._refused and len(queue) >= queue.max_items:
-                return  # still full: retry later without an audit line per tick
-            alert = self._backlog[0]
-            try:
-                self.delivery.submit(alert)
-            except QueueFull:
-                self._refused = True
-                return  # the worker holds; the run loop retries every tick
-            self._refused = False
-            self._backlog.popleft()
-            self._seen(alert.decided_ts)
 
     def _seen(self, ts: float) -> None:
         if ts > self._newest_ts:
