@@ -309,7 +309,9 @@ def pcts(xs: list[float]) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--beds", type=int, default=8)
-    ap.add_argument("--seconds", type=float, default=300.0, help="seconds of ward in the backlog")
+    ap.add_argument("--seconds", type=float, default=900.0,
+                    help="seconds of ward in the backlog (each run also pays a fixed ~1-2 s end-of-stream tail: "
+                         "ordering wait + commit interval; a short backlog measures mostly that)")
     ap.add_argument("--rounds", type=int, default=3, help="pass-through/worker pairs, order alternating; medians")
     ap.add_argument("--latency-seconds", type=int, default=40)
     ap.add_argument("--latency-beds", type=int, default=8)
