@@ -121,7 +121,7 @@ class AlertDelivery:
         self.escalate = escalate
         self.site = config.site.site()
         self.queue = DiskQueue(queue_dir, config.queue.max_items)
-        self._over_bound = False  # the last forced submit went past the bound (audited once per crossing)
+        self._full_reported = False  # the queue reaching its bound is audited once per crossing
         self._escalation_file = self.queue.dir / "escalation.json"
         self.escalator = self._load_escalation()
         self.audit = audit if audit is not None else (lambda r: None)
@@ -147,32 +147,31 @@ class AlertDelivery:
         """Queue a forwarded alert for the first destination; returns its message control id.
 
         A full queue raises `QueueFull`, unless `force`: then the alert is queued past the bound
-        (a driver that has already published it must not lose it) and the crossing is audited once;
-        the driver holds its input while `full`.
+        (a driver that has already published it must not lose it). Reaching the bound is audited
+        once per crossing; the driver holds its input while `full`.
         """
         self._apply(self.escalator.advance(alert.decided_ts))
         if measured is None:
             measured = self._measured_at(alert.bed, alert.ts)
         wire = alert.to_wire()
         ctrl = message_control_id(alert.alarm_id, 0)
-        was_full = self.full
         try:
             item = self.queue.put(alert.alarm_id, 0, 0, ctrl, wire, measured, force=force)
         except QueueFull as exc:
             self.stats["queue_full"] += 1
             self._record(wire, DeliveryOutcome.QUEUE_FULL, 0, 0, ctrl, detail=str(exc), event_ts=alert.decided_ts)
             raise
-        if was_full and not self._over_bound:
-            self.stats["queue_full"] += 1
-            self._record(wire, DeliveryOutcome.QUEUE_FULL, 0, 0, ctrl, event_ts=alert.decided_ts,
-                         detail=f"queued past the bound of {self.queue.max_items}; the driver holds its input")
-        self._over_bound = was_full
         self._track(item)
         if self.escalate:
             self.escalator.start(wire, alert.decided_ts)
             self._save_escalation()
         self.stats["submitted"] += 1
         self._record(wire, DeliveryOutcome.QUEUED, 0, 0, ctrl, event_ts=alert.decided_ts)
+        if self.full and not self._full_reported:  # once per time the queue reaches its bound
+            self.stats["queue_full"] += 1
+            self._record(wire, DeliveryOutcome.QUEUE_FULL, 0, 0, ctrl, event_ts=alert.decided_ts,
+                         detail=f"queue reached its bound of {self.queue.max_items}; the driver holds its input")
+        self._full_reported = self.full
         self._wake[0].set()
         return ctrl
 
