@@ -13,8 +13,8 @@ reducing false arrhythmia alarms in the ICU. Computing in Cardiology
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -33,8 +33,9 @@ ALARM_TYPE_WIRE: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class ChallengeRecord:
+class ChallengeRecord(NamedTuple):
+    """A record with its name: the same fields, in the same order, as ``(name,) + load_record(...)``."""
+
     name: str
     signals: dict[str, npt.NDArray[np.float64]]
     units: dict[str, str]

@@ -22,10 +22,12 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from ..challenge import ChallengeRecord
 
 SAMPLE_FILE = "challenge2015_sample.npz"
 ATTRIBUTION_FILE = "ATTRIBUTION.md"
@@ -37,15 +39,8 @@ INVALID_SAMPLE = -32768
 SOURCE = "shipped sample"
 
 
-class SampleRecord(NamedTuple):
-    """Same fields, in the same order, as ``(name,) + load_record(...)``: the arrays end at the alarm."""
-
-    name: str
-    signals: dict[str, npt.NDArray[np.float64]]
-    units: dict[str, str]
-    fs_hz: float
-    alarm_type: str
-    label: bool | None
+#: A shipped record has the fields of a record read from a folder; its arrays end at the alarm.
+SampleRecord = ChallengeRecord
 
 
 def path() -> Path:
