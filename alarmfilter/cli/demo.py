@@ -16,8 +16,15 @@ from typing import Any
 from . import CliError
 from .replay import MeteredWard, add_metrics_options, linger, start_metrics
 
-_TECHNICAL = {"leads_off", "spo2_probe_off", "abp_line_fault", "signal_artifact"}
 _KEYS = ["alarms_in", "forwarded", "suppressed", "true_alarms", "false_alarms", "false_suppressed", "missed_true"]
+
+
+def is_technical(alarm_type: str) -> bool:
+    """A technical alarm (leads off, probe off, …): routed to the bedside nurse, not filtered."""
+    from ..events.types import AlarmType  # lazily: `alarmfilter --help` stays light
+
+    t = AlarmType.parse(alarm_type)
+    return t is not None and t.is_technical
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -101,8 +108,6 @@ def summarise(decisions: list[Any], truth: dict[str, bool]) -> dict[str, Any]:
     Technical alarms are always routed to the bedside nurse, so the clinical totals are the ones
     that say what the filter did.
     """
-    from ..events.types import AlarmType
-
     per_type: dict[str, Counter[str]] = {}
     for d in decisions:
         c = per_type.setdefault(d.type, Counter())
@@ -116,9 +121,6 @@ def summarise(decisions: list[Any], truth: dict[str, bool]) -> dict[str, Any]:
         elif actionable is True:
             c["true_alarms"] += 1
             c["missed_true"] += not forwarded
-    def is_technical(name: str) -> bool:
-        t = AlarmType.parse(name)
-        return t is not None and t.is_technical
 
     clinical: Counter[str] = sum((c for t, c in per_type.items() if not is_technical(t)), Counter())
     technical: Counter[str] = sum((c for t, c in per_type.items() if is_technical(t)), Counter())
@@ -148,8 +150,8 @@ def print_table(summary: dict[str, Any]) -> None:
     for c in cols:
         table.add_column(c, justify="left" if c == "type" else "right", no_wrap=True)
     per_type = summary["per_type"]
-    technical = [t for t in per_type if t in _TECHNICAL]
-    rows = [(t, r) for t, r in per_type.items() if t not in _TECHNICAL] + [("CLINICAL TOTAL", summary["clinical"])]
+    technical = [t for t in per_type if is_technical(t)]
+    rows = [(t, r) for t, r in per_type.items() if not is_technical(t)] + [("CLINICAL TOTAL", summary["clinical"])]
     rows += [(t, per_type[t]) for t in technical] + [("TECHNICAL (routed)", summary["technical"])]
     for name, r in rows:
         table.add_row(name, str(r["alarms_in"]), str(r["true_alarms"]), str(r["forwarded"]), str(r["suppressed"]),
