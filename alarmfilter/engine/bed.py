@@ -201,6 +201,7 @@ class BedEngine:
             self.stats[f"fail_open:{verdict.reason_code.value}"] += 1
         score = assessment.p_true if assessment else None
         version = assessment.model_version if assessment else (self.scorer.model_version if self.scorer else NO_EVIDENCE_VERSION)
+        tracked.extra["model_version"] = version
         record = DecisionRecord(
             alarm_id=alarm.alarm_id, bed=self.bed, type=alarm.type, priority=alarm.priority, alarm_ts=alarm.ts,
             decision=verdict.decision, score=score, reason_code=verdict.reason_code, reasons=verdict.reasons,
@@ -337,6 +338,8 @@ class BedEngine:
             self.scorer.learn_labelled(LabelledAlarm(
                 tracked.alarm_type, tracked.features, fb.actionable,
                 tracked.decision or Decision.FORWARD, tracked.audit_sample, propensity,
+                bed=self.bed, alarm_id=fb.alarm_id, model_version=str(tracked.extra.get("model_version", "")),
+                ts=fb.ts,
             ))
         else:
             self.scorer.learn(tracked.alarm_type, tracked.features, fb.actionable)

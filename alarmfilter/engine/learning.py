@@ -82,6 +82,10 @@ class LabelledAlarm:
     decision: Decision
     audit_sample: bool
     propensity: float  # probability this alarm would have been labelled, given the decision
+    bed: str = ""
+    alarm_id: str = ""
+    model_version: str = ""  # the model that made the decision
+    ts: float = 0.0  # event time of the feedback
 
 
 @runtime_checkable
@@ -108,6 +112,9 @@ class LearningScorer:
         self.hold_seconds = hold_seconds
         self.learning = learning
         self.watchdog = ExtractionWatchdog(budget_seconds)
+        #: when set, a clinician label is handed here instead of being learned at once: a shared model
+        #: (`engine/shared.py`) publishes it and learns it, like every other worker, from the log
+        self.publish: Callable[[LabelledAlarm], None] | None = None
 
     @property
     def model(self) -> ModelLifecycle:
@@ -167,6 +174,13 @@ class LearningScorer:
         """Audit samples stand for the unsampled suppressed alarms in the guard-rail's sensitivity."""
         if not self.learning:
             return
+        if self.publish is not None:
+            self.publish(label)
+            return
+        self.apply_label(label)
+
+    def apply_label(self, label: LabelledAlarm) -> None:
+        """Learn one label through the lifecycle (its guard-rail sees it first)."""
         weight = 1.0 / label.propensity if label.audit_sample and label.propensity > 0 else 1.0
         self.lifecycle.learn_one(label.features, label.actionable, label.alarm_type.value, weight=weight)
 

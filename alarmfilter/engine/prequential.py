@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 import random
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -28,6 +29,7 @@ from ..policy.audit import MissedTrueEstimate, estimate_from_stats
 from .bed import BedEngine
 from .config import EngineConfig
 from .learning import LearningPolicy, LearningScorer, ward_model_lifecycle
+from .shared import UnitModels, shared_engine_factory
 
 T0 = 1_764_150_000.0
 VITALS_SECONDS = 60
@@ -69,6 +71,7 @@ class ExperimentResult:
     final_version: str
     fallback_reason: str | None
     stats: Counter[str] = field(default_factory=Counter)
+    replica_versions: list[str] = field(default_factory=list)  # with workers: each worker's model at the end
 
     @property
     def sensitivity(self) -> float:
@@ -156,22 +159,54 @@ def _vitals(rng: random.Random, s: Scenario) -> list[tuple[float, dict[str, floa
 
 def run_feedback_experiment(seed: int = 0, n_alarms: int = 1200, n_beds: int = 8, audit_fraction: float = 0.05,
                             hidden_real_rate: float = 0.02, label_delay_seconds: tuple[float, float] = (30.0, 900.0),
-                            lifecycle: ModelLifecycle | None = None) -> ExperimentResult:
-    """Decide every alarm, then learn the labels clinicians give (forwarded and audit samples only)."""
+                            lifecycle: ModelLifecycle | None = None, workers: int = 0) -> ExperimentResult:
+    """Decide every alarm, then learn the labels clinicians give (forwarded and audit samples only).
+
+    ``workers=0``: one in-process ward, one model. ``workers=N``: the ward's beds split over N
+    workers (by bed id) that share the unit's model through a label log (`engine/shared.py`): a
+    label is published by the worker that owns the bed and learned by every worker from the log,
+    which each worker reads to its end before deciding an alarm.
+    """
     rng = random.Random(seed)
-    lifecycle = lifecycle or ward_model_lifecycle(EXPERIMENT_KEY)
-    scorer, policy = LearningScorer(lifecycle), LearningPolicy(lifecycle)
     cfg = EngineConfig(audit_fraction=audit_fraction, seed=seed)
+    replicas = [UnitModels(EXPERIMENT_KEY, config=cfg) for _ in range(workers)]
+    log: list[bytes] = []
+    if replicas:
+        for r in replicas:
+            r.ready = True
+        factories = [shared_engine_factory(cfg, r) for r in replicas]
+        lifecycle = replicas[0].for_bed("ICU1-01").lifecycle
+
+        def make_engine(bed: str) -> BedEngine:
+            return factories[zlib.crc32(bed.encode()) % workers](bed)
+
+        def sync() -> None:
+            for r in replicas:
+                log.extend(rec.model_dump_json().encode() for rec in r.take_outbox())
+            for r in replicas:
+                for offset in range(r.position.get(0, 0), len(log)):
+                    r.apply(log[offset], 0, offset)
+    else:
+        lifecycle = lifecycle or ward_model_lifecycle(EXPERIMENT_KEY)
+        scorer, policy = LearningScorer(lifecycle), LearningPolicy(lifecycle)
+
+        def make_engine(bed: str) -> BedEngine:
+            return BedEngine(bed, cfg, scorer, policy)
+
+        def sync() -> None:
+            pass
+
     beds: dict[str, BedEngine] = {}
     scenarios = _scenarios(rng, n_alarms, n_beds, hidden_real_rate)
     quarters = [QuarterFigures() for _ in range(4)]
     pending: list[tuple[float, int, Feedback]] = []
     missed = 0
     for i, s in enumerate(scenarios):
-        eng = beds.get(s.bed) or beds.setdefault(s.bed, BedEngine(s.bed, cfg, scorer, policy))
+        eng = beds.get(s.bed) or beds.setdefault(s.bed, make_engine(s.bed))
         while pending and pending[0][0] <= s.ts - VITALS_SECONDS:
             fb = heapq.heappop(pending)[2]
             beds[fb.bed].feed(fb)
+        sync()
         for ts, values in _vitals(rng, s):
             eng.feed(Vitals(schema_version=1, kind="vitals", bed=s.bed, ts=ts, values=values))
         if s.kind != "real" and s.alarm_type == "spo2_low" and rng.random() < 0.5:
@@ -197,12 +232,14 @@ def run_feedback_experiment(seed: int = 0, n_alarms: int = 1200, n_beds: int = 8
     while pending:
         fb = heapq.heappop(pending)[2]
         beds[fb.bed].feed(fb)
+    sync()
     stats: Counter[str] = Counter()
     for eng in beds.values():
         stats.update(eng.stats)
     stats.update({f"model_{k}": v for k, v in lifecycle.stats.items()})
     return ExperimentResult(quarters, estimate_from_stats(stats), missed, stats["audit_samples"],
-                            lifecycle.version, lifecycle.fallback_reason, stats)
+                            lifecycle.version, lifecycle.fallback_reason, stats,
+                            [r.for_bed("ICU1-01").version for r in replicas])
 
 
 def summary(result: ExperimentResult) -> str:

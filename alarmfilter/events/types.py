@@ -105,6 +105,7 @@ class ReasonCode(str, Enum):
     POLICY_ERROR = "policy_error"
     ENGINE_ERROR = "engine_error"
     MERGED = "merged"
+    MODEL_CATCHING_UP = "model_catching_up"  # the unit's shared model has not read the whole label log yet
 
     @property
     def is_fail_open(self) -> bool:
@@ -120,5 +121,6 @@ FAIL_OPEN_CODES = frozenset(
         ReasonCode.SCORER_ERROR,
         ReasonCode.POLICY_ERROR,
         ReasonCode.ENGINE_ERROR,
+        ReasonCode.MODEL_CATCHING_UP,
     }
 )

@@ -209,8 +209,9 @@ class ModelLifecycle:
 
     def __init__(self, prior_state: Mapping[str, Any], loader: Loader, key: bytes, *,
                  guard: SensitivityGuard | None = None, snapshot_every_labels: int = 200,
-                 snapshot_interval_seconds: float = 3600.0) -> None:
+                 snapshot_interval_seconds: float = 3600.0, scope: str = "") -> None:
         self.key = snapshot_key(key)
+        self.scope = scope  # e.g. the care unit of a shared model: its versions read "ICU1/m…+37"
         self.loader = loader
         self._prior_state = json.loads(canonical_json(prior_state))
         self.prior_id = "m" + hashlib.sha256(canonical_json(self._prior_state)).hexdigest()[:12]
@@ -238,10 +239,11 @@ class ModelLifecycle:
 
     @property
     def version(self) -> str:
-        """Prior id plus labels learned; ``:fallback`` while decisions come from the prior."""
+        """Prior id plus labels learned; ``:fallback`` while decisions come from the prior; scope first."""
+        prefix = f"{self.scope}/" if self.scope else ""
         if self.fallen_back:
-            return f"{self.prior_id}:fallback"
-        return self.prior_id if self.n_learned == 0 else f"{self.prior_id}+{self.n_learned}"
+            return f"{prefix}{self.prior_id}:fallback"
+        return prefix + (self.prior_id if self.n_learned == 0 else f"{self.prior_id}+{self.n_learned}")
 
     @property
     def thresholds(self) -> dict[str, float]:
