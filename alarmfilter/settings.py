@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -59,6 +59,7 @@ class Topics:
     decisions: str
     technical: str
     deadletter: str
+    labels: str = ""  # the shared model's label log (keyed by care unit; not an input or output of a bed)
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -93,6 +94,7 @@ class Settings(BaseSettings):
     topic_decisions: str | None = None
     topic_technical: str | None = None
     topic_deadletter: str | None = None
+    topic_labels: str | None = None
     partitions: int = Field(8, ge=1, le=1024, description="partitions of every topic (created if missing)")
     replication_factor: int = Field(1, ge=1, le=16)
     consumer_group: str = Field("alarmfilter", min_length=1, description="faust app id = consumer group")
@@ -139,7 +141,23 @@ class Settings(BaseSettings):
     snapshot_key: SecretStr | None = Field(
         None, description="signs model snapshots; set it to learn through a lifecycle with snapshots in data_dir/models"
     )
-    unit: str = Field("icu", min_length=1, max_length=64, description="care unit label on metrics")
+    unit: str = Field(
+        "icu", min_length=1, max_length=64,
+        description="care unit label on metrics, and the unit of a bed whose id names none (shared model)",
+    )
+    bed_units: dict[str, str] = Field(
+        default_factory=dict, description="bed id -> care unit, over the default (bed id before its first '-')"
+    )
+    model_store: Literal["kafka", "disk"] = Field(
+        "kafka", description="with snapshot_key: kafka = one model per care unit shared by every worker through the "
+        "label log topic; disk = each worker learns alone, snapshots in data_dir/models",
+    )
+    label_partitions: int = Field(1, ge=1, le=1024, description="partitions of the label log (a unit's labels in one)")
+    label_catchup_seconds: float = Field(
+        30.0, ge=0, description="at start, longest the worker waits to read the label log before deciding "
+        "(after that it decides, forwarding as model_catching_up until the log is read)",
+    )
+    max_units: int = Field(32, ge=1, le=1000, description="care units with a shared model on one worker")
     log_level: str = "info"
 
     # -- hold and safety (engine) ---------------------------------------------------------------
@@ -208,6 +226,7 @@ class Settings(BaseSettings):
             decisions=self.topic_decisions or f"{p}alarm-decisions",
             technical=self.topic_technical or f"{p}technical",
             deadletter=self.topic_deadletter or f"{p}deadletter",
+            labels=self.topic_labels or f"{p}labels",
         )
 
     def engine_config(self) -> EngineConfig:

@@ -45,10 +45,16 @@ def run(args: argparse.Namespace) -> int:
 
     from ..kafka.client import TopicLayoutError, ensure_topics, wait_for_broker
 
+    shared = settings.snapshot_key is not None and settings.model_store == "kafka"
+
     async def prepare() -> None:
         await wait_for_broker(settings, args.broker_wait)
         if not args.no_create_topics:
             await ensure_topics(settings)
+            if shared:
+                from ..kafka.labels import ensure_labels_topic
+
+                await ensure_labels_topic(settings)
 
     quiet = logging.getLogger("aiokafka")
     level = quiet.level
@@ -67,8 +73,16 @@ def run(args: argparse.Namespace) -> int:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     metrics = _metrics(settings)
-    snapshots = None
-    if settings.snapshot_key is not None:
+    snapshots = models = None
+    if shared:
+        # one model per care unit, shared by every worker: learned from the label log on Kafka
+        from ..engine.shared import BedUnits, UnitModels, shared_engine_factory
+
+        assert settings.snapshot_key is not None
+        models = UnitModels(settings.snapshot_key.get_secret_value(), BedUnits(settings.bed_units, settings.unit),
+                            config=settings.engine_config(), max_units=settings.max_units)
+        factory = shared_engine_factory(settings.engine_config(), models)
+    elif settings.snapshot_key is not None:
         # learn from feedback through the model lifecycle; snapshots survive restarts
         from ..engine.learning import learning_engine_factory, ward_model_lifecycle
         from ..kafka.snapshots import SnapshotKeeper
@@ -78,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         snapshots = SnapshotKeeper(lifecycle, settings.data_dir / "models")
     else:
         factory = engine_factory(settings.engine_config(), learning=True)
-    worker = KafkaWorker(settings, factory, metrics, snapshots)
+    worker = KafkaWorker(settings, factory, metrics, snapshots, models)
     if hl7 is not None:
         from ..kafka.delivery_hook import WorkerDelivery
 

@@ -34,7 +34,7 @@ from pydantic import ValidationError
 
 from ..events.labels import LabelRecord
 from ..events.types import AlarmType, Decision, ReasonCode
-from ..model.lifecycle import ModelLifecycle, canonical_json, sign, snapshot_key
+from ..model.lifecycle import ModelLifecycle, sign, snapshot_key
 from .config import EngineConfig
 from .learning import LabelledAlarm, LearningPolicy, LearningScorer, ward_model_lifecycle
 from .scoring import Assessment, Verdict
@@ -131,6 +131,8 @@ class Applied:
     unit: str | None = None
     version: str | None = None
     detail: str = ""
+    origin: str = ""  # of an applied label: the decision it labels (forward, suppress) or audit
+    actionable: bool | None = None
 
 
 class UnitModel:
@@ -267,8 +269,7 @@ class UnitModels:
         ))
         self.stats["labels_applied"] += 1
         origin = "audit" if record.audit_sample else str(record.decision)
-        self.stats[f"unit:{record.unit}:{origin}:{'true' if record.actionable else 'false'}"] += 1
-        return Applied("applied", record.unit, um.version)
+        return Applied("applied", record.unit, um.version, origin=origin, actionable=record.actionable)
 
     def _refuse(self, reason: str, unit: str | None, detail: str) -> Applied:
         self.stats[f"refused:{reason}"] += 1

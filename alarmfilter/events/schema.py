@@ -7,14 +7,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .labels import LabelRecord
 from .outputs import OUTPUT_MODELS
 from .wire import EVENT_MODELS
 
 
 def schemas() -> dict[str, dict[str, Any]]:
-    """File name -> JSON Schema, one per input event kind and output kind."""
+    """File name -> JSON Schema, one per input event kind and output kind, and the shared model's label record."""
     out = {}
-    for model in (*EVENT_MODELS, *OUTPUT_MODELS):
+    for model in (*EVENT_MODELS, *OUTPUT_MODELS, LabelRecord):
         kind = model.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
         schema = model.model_json_schema(mode="validation" if model in EVENT_MODELS else "serialization")
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

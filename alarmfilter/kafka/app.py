@@ -16,10 +16,12 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from ..engine.shared import UnitModels
 from ..events import Output
 from ..settings import Settings
 from .client import faust_credentials, read_decisions, read_history
 from .core import EngineFactory, Outgoing, WorkerCore
+from .labels import LabelFollower, label_partition
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +30,12 @@ class KafkaWorker:
     """Builds the faust app around a `WorkerCore`. `metrics` is an optional `DriverMetrics`."""
 
     def __init__(
-        self, settings: Settings, engine_factory: EngineFactory, metrics: Any = None, snapshots: Any = None
+        self, settings: Settings, engine_factory: EngineFactory, metrics: Any = None, snapshots: Any = None,
+        models: UnitModels | None = None,
     ) -> None:
         self.settings = settings
         self.snapshots = snapshots  # SnapshotKeeper when the engines learn through a ModelLifecycle
+        self.models = models  # the shared per-unit models when they live in the label log (engine/shared.py)
         self.core = WorkerCore(engine_factory, settings)
         self.metrics = metrics
         self.core.on_feedback = metrics.observe_feedback if metrics is not None else None
@@ -61,6 +65,11 @@ class KafkaWorker:
             snapshots.restore()
             self._show_model()
             self.app.on_before_shutdown.connect(self._save_snapshot)  # type: ignore[arg-type]
+        self.labels: LabelFollower | None = None
+        self._catching_up = models is not None  # the agent waits (bounded) for the label log once
+        if models is not None:
+            self.labels = LabelFollower(settings, models, self._on_label)
+            self.label_topic = self.app.topic(topics.labels, key_serializer="raw", value_serializer="raw")
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         self.app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
 
@@ -81,21 +90,27 @@ class KafkaWorker:
                 await self._recover({msg.partition})
                 if generation != self._generation:
                     continue
+            if self._catching_up:
+                await self._catch_up()
             for hook in self.input_hooks:
                 hook(msg.topic, event.value)
             self._send(self.core.receive(msg.topic, msg.partition, msg.offset, event.value, event, time.time()))
+            self._send_labels()  # before any ack: a feedback's offset commits only once its label is on the broker
 
     async def _on_timer(self) -> None:
         if not self._assigned.is_set():
             return
         now = time.time()
         self._send(self.core.tick(now))
+        self._send_labels()
         await self._checkpoint()
         newest = max((e.clock for e in self.core.beds.values()), default=0.0)
         if self.snapshots is not None and newest and self.snapshots.maybe_save(newest) is not None:
             self._show_model()
         if self.metrics is not None:
             self.metrics.observe_engines(self.core.beds.values())
+            if self.models is not None:
+                self.metrics.observe_shared(self.models)
             if newest:
                 self.metrics.observe_lag(now - newest)
             if now >= self._lag_due:
@@ -136,11 +151,48 @@ class KafkaWorker:
         partitions = {tp.partition for tp in assigned if tp.topic in inputs}
         self._ready = set()
         self._inflight = [f for f in self._inflight if not f.done()]
+        if self.labels is not None:
+            self.labels.start()  # reads the label log while the partitions are recovered
         new = self.core.on_assignment(partitions)  # drops every engine: all are warmed again below
         await self._recover(partitions, reread=new)
         self._ready = partitions
         self._assigned.set()
         log.info("assigned partitions %s (%d re-read)", sorted(partitions), len(new))
+
+    # -- the shared model ------------------------------------------------------------------------
+
+    async def _catch_up(self) -> None:
+        """Before the first decision: wait (bounded) until the label log is read, so this worker
+        decides with the unit's current model. Past the bound it decides anyway; its engines
+        forward every alarm as `model_catching_up` until the log is read."""
+        assert self.labels is not None
+        self._catching_up = False
+        if self.labels.caught_up.is_set():
+            return
+        try:
+            await asyncio.wait_for(self.labels.caught_up.wait(), self.settings.label_catchup_seconds)
+        except TimeoutError:
+            log.warning("label log not read after %g s: deciding now, alarms forward as model_catching_up "
+                        "until it is", self.settings.label_catchup_seconds)
+
+    def _on_label(self, result: Any, published_ts: float, wall_now: float) -> None:
+        if self.metrics is not None:
+            self.metrics.observe_label(result, wall_now - published_ts if self.labels_live else None)
+
+    @property
+    def labels_live(self) -> bool:
+        """Past the start-up catch-up: a label's delay to the model is a live figure, not a replay."""
+        return self.models is not None and self.models.ready
+
+    def _send_labels(self) -> None:
+        """Publish the labels the engines joined to their decisions, keyed by unit, one partition per unit."""
+        if self.models is None or not self.models.outbox:
+            return
+        n = self.settings.label_partitions
+        for record in self.models.take_outbox():
+            fut = self.label_topic.send_soon(key=record.unit.encode(), value=record.model_dump_json().encode(),
+                                             partition=label_partition(record.unit, n))
+            self._inflight.append(fut)
 
     # -- helpers ---------------------------------------------------------------------------------
 

@@ -21,6 +21,8 @@ NAMESPACE = "alarmfilter"
 
 #: Wall-clock latency from alarm (event time) to decision; sub-millisecond to past the hold ceiling.
 LATENCY_BUCKETS_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+#: Wall-clock delay from a label on the broker to the model version that includes it.
+LABEL_BUCKETS_SECONDS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 #: Event-time delay from alarm to decision: the hold (0 s for lethal types, ceiling 10 s).
 ACK_BUCKETS_SECONDS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 4 * 3600.0)
 HOLD_BUCKETS_SECONDS = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 12.0)
@@ -100,6 +102,10 @@ class AlarmMetrics:
     model_snapshot_ts: Gauge
     model_prior_fallback: Gauge
     model_fallbacks: Counter
+    unit_model_version: Gauge
+    unit_labels_learned: Counter
+    label_to_model: Histogram
+    label_refusals: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None) -> AlarmMetrics:
@@ -221,6 +227,28 @@ class AlarmMetrics:
             ),
             model_fallbacks=counter(
                 "model_fallbacks_total", "Times the learned model was dropped for the prior.", ["unit"]
+            ),
+            unit_model_version=gauge(
+                "unit_model_version",
+                "Shared model of a care unit: labels applied from the label log (every worker of the unit agrees).",
+                ["unit"],
+            ),
+            unit_labels_learned=counter(
+                "unit_labels_learned_total",
+                "Clinician labels the unit's shared model learned, by the decision they label (forward, suppress, "
+                "audit) and the label.",
+                ["unit", "origin", "actionable"],
+            ),
+            label_to_model=Histogram(
+                "label_to_model_seconds",
+                "Wall time from a label record on the broker to this worker's model version that includes it.",
+                ["unit"], namespace=ns, registry=reg, buckets=LABEL_BUCKETS_SECONDS,
+            ),
+            label_refusals=counter(
+                "label_records_refused_total",
+                "Label-log records not applied: malformed, unsigned, bad_signature, invalid, wrong_recipe, "
+                "unit_limit, or duplicate (a label re-published after a crash; harmless).",
+                ["reason"],
             ),
         )
 

@@ -102,6 +102,7 @@ class DriverMetrics:
         self._model_version: str | None = None
         self._explicit_model = False  # set_model was called: decisions' versions no longer drive model_info
         self._fallback = False
+        self._unit_versions: dict[str, str] = {}  # care unit -> model_info version shown (shared models)
         self._server: WSGIServer | None = None
         self._preinitialise()
 
@@ -284,7 +285,7 @@ class DriverMetrics:
         for key, model in models.items():  # a shared model lifecycle: its own counters, and the fallback flag
             self._export_deltas(seen_before, key, "model:", model.stats)
             fallen_back = getattr(model, "fallen_back", None)
-            if isinstance(fallen_back, bool):
+            if isinstance(fallen_back, bool) and not getattr(model, "scope", ""):  # a unit's own: observe_shared
                 self._set_fallback(fallen_back)
         m.beds.labels(u).set(n_beds)
         m.pending_alarms.labels(u).set(pending)
@@ -325,6 +326,30 @@ class DriverMetrics:
     def observe_consumer_lag(self, topic: str, messages: int) -> None:
         """Kafka consumer lag of one input topic, summed over the partitions this worker owns."""
         self.m.consumer_lag.labels(self.unit, topic).set(messages)
+
+    def observe_shared(self, models: Any) -> None:
+        """The shared per-unit models (`engine.shared.UnitModels`): version, fallback and model info per unit."""
+        self._explicit_model = True  # model_info comes per unit from here, not from the decisions' versions
+        for unit, um in list(models.units.items()):
+            self.m.unit_model_version.labels(unit).set(um.labels_applied)
+            self.m.model_prior_fallback.labels(unit).set(1 if um.lifecycle.fallen_back else 0)
+            version = um.version.split("+", 1)[0][:64]
+            shown = self._unit_versions.get(unit)
+            if shown != version:
+                if shown is not None:
+                    self.m.model_info.remove(unit, shown)
+                self.m.model_info.labels(unit, version).set(1)
+                self._unit_versions[unit] = version
+
+    def observe_label(self, applied: Any, seconds_since_published: float | None) -> None:
+        """One record of the label log: learned (with its delay to the model), or refused and why."""
+        if applied.outcome == "applied":
+            actionable = "true" if applied.actionable else "false"
+            self.m.unit_labels_learned.labels(applied.unit, applied.origin, actionable).inc()
+            if seconds_since_published is not None:
+                self.m.label_to_model.labels(applied.unit).observe(max(0.0, seconds_since_published))
+        elif applied.outcome != "replayed":
+            self.m.label_refusals.labels(applied.outcome).inc()
 
     def set_model(self, version: str, snapshot_ts: float | None = None, prior_fallback: bool | None = None) -> None:
         """The model in use; `prior_fallback=True` when the guard-rail dropped the learned model."""
