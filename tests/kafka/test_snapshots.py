@@ -50,7 +50,7 @@ def test_restore_resumes_the_newest_verified_snapshot(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_worker_learns_saves_at_shutdown_and_restores(settings: Settings, workers: Any, tmp_path: Path) -> None:
-    w = workers("w1", snapshot_key=KEY.decode())
+    w = workers("w1", snapshot_key=KEY.decode(), model_store="disk")
     w.wait_assigned()
     events = ward_stream(beds=2, seconds=30, alarm_every_seconds=3.0, tag="snap")
     alarms = [e for e in events if isinstance(e, Alarm)]
