@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install model schemas lint clean bench fuzz audit
+.PHONY: demo test install model schemas lint clean bench bench-shared fuzz audit
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need Python 3.11 ($(PY)) on PATH"; exit 1; }
@@ -24,6 +24,11 @@ test: $(STAMP)
 # Benchmarks (not part of `make test`): one JSON object; `alarmfilter bench --quick` is a smoke run.
 bench: $(STAMP)
 	$(BIN)/alarmfilter bench --json
+
+# The prequential ward experiment through two real workers sharing the unit's model (minutes; broker:
+# ALARMFILTER_BROKER, else Tansu). CI runs its sans-IO twin (tests/engine/test_shared.py).
+bench-shared: $(STAMP)
+	$(BIN)/python benchmarks/bench_shared.py
 
 # Refit the shipped prior (and its thresholds) on the development records; deterministic.
 DATA ?= ../shared/data/challenge2015-dev

@@ -36,17 +36,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from bench_kafka import free_port, start_tansu, which_broker  # noqa: E402
+from bench_kafka import free_port, start_tansu, which_broker
 
-from alarmfilter.engine.prequential import (  # noqa: E402
+from alarmfilter.engine.prequential import (
     VITALS_SECONDS,
     QuarterFigures,
     _scenarios,
     _vitals,
     run_feedback_experiment,
 )
-from alarmfilter.events import Alarm, Feedback, Vitals  # noqa: E402
-from alarmfilter.settings import Settings  # noqa: E402
+from alarmfilter.events import Alarm, Feedback, Vitals
+from alarmfilter.settings import Settings
 
 KEY = "bench-shared-model-key-0123456789"
 PARTITIONS = 4

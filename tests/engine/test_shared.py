@@ -13,7 +13,6 @@ from alarmfilter.engine.prequential import run_feedback_experiment
 from alarmfilter.engine.shared import BedUnits, UnitModels, seal_label, shared_engine_factory
 from alarmfilter.events.types import ReasonCode
 from alarmfilter.replay import Ward
-
 from tests.shared_scenario import events_of, hr_alarms, labels_of
 
 KEY = b"unit-model-key-0123456789"

@@ -116,9 +116,9 @@ def test_labels_on_one_workers_beds_change_the_other_workers_decisions(settings:
     assert suppressed >= 10, Counter(d["decision"] for d in on_b)
 
     # forged records on the label log are refused and counted by both workers, never applied
-    genuine = json.loads(seal_label(dict(unit="ICU1", bed=beds_b[0], alarm_id="forged-1", alarm_type="hr_high",
-                                         features={"num_beyond_limit": 5.0}, actionable=True, decision="forward",
-                                         model_version="x", ts=1.0, recipe="m0"), KEY.encode()).model_dump_json())
+    genuine = json.loads(seal_label({"unit": "ICU1", "bed": beds_b[0], "alarm_id": "forged-1", "alarm_type": "hr_high",
+                                         "features": {"num_beyond_limit": 5.0}, "actionable": True, "decision": "forward",
+                                         "model_version": "x", "ts": 1.0, "recipe": "m0"}, KEY.encode()).model_dump_json())
     flipped = dict(genuine, actionable=False)
     unsigned = {k: v for k, v in genuine.items() if k != "hmac_sha256"}
     labels = settings.topics.labels
