@@ -7,6 +7,7 @@ Anything that goes wrong while deciding forwards the alarm with a reason (fail-o
 
 from __future__ import annotations
 
+import math
 import random
 import zlib
 from collections import Counter, OrderedDict
@@ -206,6 +207,7 @@ class BedEngine:
             alarm_id=alarm.alarm_id, bed=self.bed, type=alarm.type, priority=alarm.priority, alarm_ts=alarm.ts,
             decision=verdict.decision, score=score, reason_code=verdict.reason_code, reasons=verdict.reasons,
             decided_ts=decided_ts, model_version=version, audit_sample=tracked.audit_sample,
+            features=_wire_features(tracked.features),
         )
         out: list[Output] = [record]
         if tracked.alarm_type is not None and tracked.alarm_type.is_technical:
@@ -344,6 +346,27 @@ class BedEngine:
         else:
             self.scorer.learn(tracked.alarm_type, tracked.features, fb.actionable)
 
+    def restore_decided(self, record: DecisionRecord) -> bool:
+        """An alarm this bed's previous owner decided (read back from the decisions topic), so that a
+        label given after a crash or rebalance still joins the features the model saw. True if kept."""
+        alarm_type = AlarmType.parse(record.type)
+        if record.alarm_id in self.alarms or record.features is None or alarm_type is None:
+            return False
+        alarm = Alarm(schema_version=1, kind="alarm", bed=self.bed, ts=record.alarm_ts, alarm_id=record.alarm_id,
+                      type=record.type, priority=record.priority)
+        tracked = TrackedAlarm(alarm, alarm_type, record.alarm_ts, record.alarm_ts)
+        tracked.move(Move.DECIDE)
+        tracked.decision = Decision(record.decision)
+        tracked.decided_ts = record.decided_ts
+        tracked.features = {k: float("nan") if v is None else float(v) for k, v in record.features.items()}
+        tracked.audit_sample = record.audit_sample
+        if record.audit_sample:
+            tracked.extra["propensity"] = self.config.audit_fraction
+        tracked.extra["model_version"] = record.model_version
+        self.alarms[record.alarm_id] = tracked
+        self.stats["restored_decisions"] += 1
+        return True
+
     def _forget_old(self) -> None:
         """Bounded memory: decided alarms leave after the feedback retention or past the count cap."""
         horizon = self.clock - self.config.feedback_retention_seconds
@@ -361,6 +384,17 @@ def _with_context(assessment: Assessment, context: AlarmContext) -> Assessment:
         return assessment
     return Assessment(assessment.p_true, {**assessment.features, **context.features()},
                       {**assessment.findings, **context.findings()}, assessment.model_version)
+
+
+def _wire_features(features: dict[str, float] | None) -> dict[str, float | None] | None:
+    """Features as the decision record carries them: JSON has no NaN or infinity (null instead).
+
+    >>> _wire_features({"a": 1.5, "b": float("nan")})
+    {'a': 1.5, 'b': None}
+    """
+    if features is None:
+        return None
+    return {k: (float(v) if math.isfinite(v) else None) for k, v in features.items()}
 
 
 def _summary(event: Event) -> str:

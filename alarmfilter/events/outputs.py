@@ -52,6 +52,8 @@ class DecisionRecord(_Verdict):
     kind: Literal["decision"] = "decision"
     alarm_ts: float
     decision: Decision
+    #: the evidence the model scored (null = not finite), so any worker can join a later label to it
+    features: dict[str, float | None] | None = None
 
 
 class Alert(_Verdict):

@@ -154,7 +154,9 @@ class KafkaWorker:
         if self.labels is not None:
             self.labels.start()  # reads the label log while the partitions are recovered
         new = self.core.on_assignment(partitions)  # drops every engine: all are warmed again below
-        await self._recover(partitions, reread=new)
+        # a shared model re-reads every partition's decisions: the engines dropped held the features
+        # that labels still to come must join
+        await self._recover(partitions, reread=new if self.models is None else partitions)
         self._ready = partitions
         self._assigned.set()
         log.info("assigned partitions %s (%d re-read)", sorted(partitions), len(new))
@@ -204,7 +206,9 @@ class KafkaWorker:
             if not partitions:
                 return
             reread = partitions if reread is None else reread & partitions
-            found = await read_decisions(self.settings, reread, self.settings.recovery_lookback_seconds)
+            features: dict[int, list[bytes]] = {}
+            found = await read_decisions(self.settings, reread, self.settings.recovery_lookback_seconds,
+                                         with_features=features)
             total = 0
             for p, decisions in found.items():
                 total += self.core.remember_decisions(p, decisions)
@@ -216,6 +220,9 @@ class KafkaWorker:
                             type(exc).__name__, exc)
                 history = {}
             warmed = sum(self.core.warm_up(p, raws, time.time()) for p, raws in history.items())
+            restored = sum(self.core.restore_decided(p, raws, time.time()) for p, raws in features.items())
+            if restored:
+                log.info("%d decided alarms of partitions %s can still be labelled", restored, sorted(reread))
             self._ready |= partitions
             log.info("re-read %d decisions of partitions %s; %d waveform/numerics messages warm the buffers",
                      total, sorted(reread), warmed)

@@ -130,11 +130,14 @@ def _decisions_in(values: list[bytes | None]) -> Iterator[tuple[str, str]]:
 
 
 async def read_decisions(
-    settings: Settings, partitions: set[int], lookback_seconds: float, timeout_seconds: float = 10.0
+    settings: Settings, partitions: set[int], lookback_seconds: float, timeout_seconds: float = 10.0,
+    with_features: dict[int, list[bytes]] | None = None,
 ) -> dict[int, list[tuple[str, str]]]:
     """(alarm id, decision) already on the decisions topic for these partitions, newest `lookback_seconds`.
 
     Read on partition assignment, so an alarm replayed after a crash or rebalance is not decided again.
+    `with_features`, if given, also gets the raw decision records that carry features (per partition),
+    so a label given later still joins what the model saw.
     """
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -167,6 +170,9 @@ async def read_decisions(
             batch = await consumer.getmany(*remaining, timeout_ms=200)
             for tp, records in batch.items():
                 out[tp.partition].extend(_decisions_in([r.value for r in records]))
+                if with_features is not None:
+                    with_features.setdefault(tp.partition, []).extend(
+                        r.value for r in records if r.value is not None and b'"features":{' in r.value)
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)

@@ -205,6 +205,24 @@ class WorkerCore:
         self.stats["warm_up_events"] += len(events)
         return len(events)
 
+    def restore_decided(self, partition: int, raws: Iterable[bytes], wall_now: float) -> int:
+        """Decisions a previous owner of the partition made, with the features the model saw: a label
+        given after the crash or rebalance still joins them (the shared model learns it). Returns kept."""
+        kept = 0
+        for raw in raws:
+            try:
+                record = DecisionRecord.model_validate_json(raw)
+            except ValueError:
+                continue  # not ours
+            eng = self.beds.get(record.bed)
+            if eng is None:
+                eng = self.beds[record.bed] = self.engine_factory(record.bed)
+            kept += eng.restore_decided(record)
+            self._bed_partition[record.bed] = partition
+            self._last_seen.setdefault(record.bed, (record.alarm_ts, wall_now))  # idle beds still leave memory
+        self.stats["restored_decisions"] += kept
+        return kept
+
     @property
     def pending_messages(self) -> int:
         return sum(len(led) for led in self._ledgers.values())

@@ -135,3 +135,30 @@ def test_prequential_experiment_through_two_workers_matches_one_ward() -> None:
     assert pct2[-1] > pct2[0] + 30  # it did learn
     assert len(set(two.replica_versions)) == 1 and two.replica_versions[0].endswith(one.final_version.split("/")[-1])
     assert two.sensitivity >= 0.99
+
+
+def test_a_label_given_after_the_bed_moved_to_another_worker_still_joins_its_features() -> None:
+    """Worker A decides; A dies (or the partition moves); worker B reads A's decisions back from the
+    decisions topic and a clinician's label then given is published by B with what A's model saw."""
+    from alarmfilter.kafka.core import WorkerCore
+    from alarmfilter.settings import Settings
+
+    settings = Settings(_env_file=None, partitions=4, reorder_max_wait_seconds=0.0)
+    a, b = replica(), replica()
+    core_a = WorkerCore(shared_engine_factory(None, a), settings)
+    core_b = WorkerCore(shared_engine_factory(None, b), settings)
+    alarms = hr_alarms(["ICU1-01"], 3, seed=6, tag="moved")
+    decisions = []
+    for offset, e in enumerate(events_of(alarms, 6)):
+        out = core_a.receive(settings.topics.for_kind(e.kind), 1, offset, e.model_dump_json(), None, 0.0)
+        decisions += [o.value for o in out if o.topic == settings.topics.decisions]
+    assert len(decisions) == 3 and all(b'"features":{' in d for d in decisions)
+    assert core_b.restore_decided(1, decisions, 0.0) == 3
+    for offset, fb in enumerate(labels_of(alarms)):
+        core_b.receive(settings.topics.feedback, 1, offset, fb.model_dump_json(), None, 1.0)
+    published = b.take_outbox()
+    assert [r.alarm_id for r in published] == [a for _, a in alarms]
+    seen_by_a = {d["alarm_id"]: d["features"] for d in map(json.loads, decisions)}
+    assert all(r.features == seen_by_a[r.alarm_id] for r in published)
+    assert all(r.model_version == json.loads(decisions[0])["model_version"] for r in published)
+    assert a.take_outbox() == []  # A never saw the labels
