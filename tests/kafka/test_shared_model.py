@@ -190,5 +190,6 @@ def test_kill_9_and_restart_with_an_empty_data_dir_resumes_the_unit_model(
     assert set(versions[:12]) == {str(version)} and set(versions[12:]) == {str(version + 10)}  # never older
     after = [by[a][0] for _, a in later]
     assert not [d for d in after if d["reason_code"] == "model_catching_up"]
-    assert sum(d["decision"] == "suppress" for d in after) >= 12
+    # 30 labels (15 per class) are not enough for the model to act (20 of each); 40 are
+    assert sum(d["decision"] == "suppress" for d in after[12:]) >= 8, [d["decision"] for d in after]
     assert w1.alive and w2.alive
