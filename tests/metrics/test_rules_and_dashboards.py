@@ -44,7 +44,8 @@ def test_every_required_alert_exists_and_is_unit_tested() -> None:
     assert alerts == {"AlarmfilterWorkerDown", "AlarmfilterWorkerAbsent", "AlarmfilterEventLagGrowing",
                       "AlarmfilterConsumerLagGrowing", "AlarmfilterFailOpenRateHigh",
                       "AlarmfilterMissedTrueRateAboveTarget", "AlarmfilterModelFellBackToPrior",
-                      "AlarmfilterDeadLetterSpike"}
+                      "AlarmfilterDeadLetterSpike", "AlarmfilterLabelRecordsRefused",
+                      "AlarmfilterUnitModelsDiverge"}
     tests = yaml.safe_load((PROM_DIR / "tests" / "alarmfilter-alerts.test.yml").read_text())["tests"]
     fired = {t["alertname"] for case in tests for t in case.get("alert_rule_test", []) if t["exp_alerts"]}
     assert fired == alerts
