@@ -122,7 +122,7 @@ def test_dashboards_and_rules_on_real_prometheus(tmp_path: Path) -> None:
 
         # every rule loaded and evaluates without error on live data
         rules = prom.rules()
-        assert len(rules) == 15 and all(r["health"] == "ok" for r in rules), [
+        assert len(rules) == 17 and all(r["health"] == "ok" for r in rules), [
             (r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
         # every panel's every query returns data, and at least one finite value
         checked = 0
