@@ -146,7 +146,7 @@ def test_kill_9_and_restart_with_an_empty_data_dir_resumes_the_unit_model(
     w1, w2, port1, port2 = start_pair(workers, settings)
     truth = tmp_path / "truth.jsonl"
     sim = subprocess.run(
-        [ALARMFILTER, "simulate", "--beds", "6", "--hours", "0.04", "--seed", "5", "--feedback",
+        [ALARMFILTER, "simulate", "--beds", "4", "--hours", "0.03", "--seed", "5", "--feedback",
          "--truth", str(truth), "--broker", settings.broker],
         env=worker_env(settings, tmp_path / "sim"), cwd=REPO, capture_output=True, text=True, timeout=90, check=False,
     )
@@ -175,7 +175,7 @@ def test_kill_9_and_restart_with_an_empty_data_dir_resumes_the_unit_model(
     w2.wait_assigned(timeout_seconds=40, count=1)
     seconds = wait_version([port2], version, 30)
     caught = [ln for ln in w2.text().splitlines() if "label log read in" in ln]
-    print(f"restarted worker: {caught[-1].split(': ', 1)[-1] if caught else '?'}; /metrics showed version "
+    print(f"restarted worker: label log {caught[-1].split('label log ', 1)[-1] if caught else '?'}; /metrics showed version "
           f"{version} {seconds[0]:.2f} s after its partitions were assigned")
     assert caught, w2.text()[-2000:]
     # labels for alarms the killed worker decided: their beds' new owner joins them to the decisions'
