@@ -118,8 +118,6 @@ def open_label(raw: bytes | str, key: bytes) -> LabelRecord:
     alarm_type = AlarmType.parse(record.alarm_type)
     if alarm_type is None or alarm_type.is_technical:
         raise LabelRefused("invalid", f"not a physiological alarm type: {record.alarm_type!r}")
-    if not _UNIT_NAME.match(record.unit):
-        raise LabelRefused("invalid", "unit name")
     return record
 
 
