@@ -21,6 +21,7 @@ from ..model import PRIOR_PATH, load_prior
 from ..model.classifier import AlarmModel
 from ..model.lifecycle import ModelLifecycle, SensitivityGuard
 from ..model.numerics_model import WardModel
+from ..policy.floor import check_floor
 from ..policy.thresholds import decide
 from ..signals.evidence import EVIDENCE_WINDOW_SECONDS, extract_evidence
 from ..signals.numerics import BASELINE_WINDOW_SECONDS, SOURCE_KEY, FaultContext, numerics_evidence
@@ -172,7 +173,11 @@ class LearningScorer:
 
 
 class LearningPolicy:
-    """Forward when p >= the active model's threshold for the type; says when the prior stands in."""
+    """The safety floor first, then forward when p >= the active model's threshold for the type.
+
+    A lethal alarm the floor holds is forwarded whatever the model (prior or learned) says;
+    the model decides only among the alarms a trustworthy channel vouched against.
+    """
 
     def __init__(self, lifecycle: ModelLifecycle) -> None:
         self.lifecycle = lifecycle
@@ -180,14 +185,21 @@ class LearningPolicy:
     def decide(self, alarm_type: AlarmType, assessment: Assessment | None) -> Verdict:
         if assessment is None:
             return Verdict(Decision.FORWARD, ReasonCode.NO_SIGNAL, ["no evidence could be computed: forwarded"])
+        floor = check_floor(alarm_type.value, assessment.features, assessment.findings)
+        if not floor.may_suppress:
+            return Verdict(Decision.FORWARD, ReasonCode.SAFETY_FLOOR, [floor.reason])
         contributions = self.lifecycle.contributions_one(assessment.features, alarm_type.value)
         d = decide(alarm_type.value, assessment.p_true, self.lifecycle.thresholds, assessment.findings,
                    contributions)
         reasons = list(d.reasons)
         if self.lifecycle.fallen_back:
             reasons.append(f"learned model set aside, prior in use ({self.lifecycle.fallback_reason})")
-        if d.forward:
+        if d.forward and not floor.refuted:
             return Verdict(Decision.FORWARD, ReasonCode.EVIDENCE_SUPPORTS, reasons)
+        if d.forward:  # the model knows nothing the rule does not (extreme tachycardia)
+            return Verdict(Decision.SUPPRESS, ReasonCode.EVIDENCE_AGAINST, [floor.reason])
+        if floor.reason and floor.reason not in reasons:
+            reasons.insert(0, floor.reason)
         return Verdict(Decision.SUPPRESS, ReasonCode.EVIDENCE_AGAINST, reasons)
 
 
