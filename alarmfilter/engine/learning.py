@@ -21,7 +21,7 @@ from ..model import PRIOR_PATH, load_prior
 from ..model.classifier import AlarmModel
 from ..model.lifecycle import ModelLifecycle, SensitivityGuard
 from ..model.numerics_model import WardModel
-from ..policy.floor import check_floor
+from ..policy.floor import check_floor, forwards
 from ..policy.thresholds import decide
 from ..signals.evidence import EVIDENCE_WINDOW_SECONDS, extract_evidence
 from ..signals.numerics import BASELINE_WINDOW_SECONDS, SOURCE_KEY, FaultContext, numerics_evidence
@@ -191,13 +191,13 @@ class LearningPolicy:
         contributions = self.lifecycle.contributions_one(assessment.features, alarm_type.value)
         d = decide(alarm_type.value, assessment.p_true, self.lifecycle.thresholds, assessment.findings,
                    contributions)
+        if floor.refuted:  # the evidence alone answers; the model knows nothing the rule does not
+            return Verdict(Decision.SUPPRESS, ReasonCode.EVIDENCE_AGAINST, [floor.reason])
         reasons = list(d.reasons)
         if self.lifecycle.fallen_back:
             reasons.append(f"learned model set aside, prior in use ({self.lifecycle.fallback_reason})")
-        if d.forward and not floor.refuted:
+        if forwards(floor, assessment.p_true, d.threshold):
             return Verdict(Decision.FORWARD, ReasonCode.EVIDENCE_SUPPORTS, reasons)
-        if d.forward:  # the model knows nothing the rule does not (extreme tachycardia)
-            return Verdict(Decision.SUPPRESS, ReasonCode.EVIDENCE_AGAINST, [floor.reason])
         if floor.reason and floor.reason not in reasons:
             reasons.insert(0, floor.reason)
         return Verdict(Decision.SUPPRESS, ReasonCode.EVIDENCE_AGAINST, reasons)

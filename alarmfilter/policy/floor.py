@@ -122,3 +122,18 @@ def check_floor(alarm_type: str, features: Mapping[str, float],
     if pulse is not None and pulse < PULSE_VOUCH_DISTURBANCE[alarm_type]:
         return FloorCheck(True, findings.get("floor_pulse_disturbance", "a trustworthy pulse kept pulsing"))
     return FloorCheck(False, "no trustworthy channel shows the rhythm absent (safety floor): forwarded")
+
+
+def forwards(check: FloorCheck, p_true: float, threshold: float) -> bool:
+    """The whole arrhythmia decision: the floor holds, a refutation suppresses, else the score decides.
+
+    >>> forwards(FloorCheck(False, "ECG meets the criterion"), 0.0, 0.5)
+    True
+    >>> forwards(FloorCheck(True, "lead II shows QRS"), 0.2, 0.5), forwards(FloorCheck(True, "", refuted=True), 0.9, 0.5)
+    (False, False)
+    """
+    if not check.may_suppress:
+        return True
+    if check.refuted:
+        return False
+    return p_true >= threshold
