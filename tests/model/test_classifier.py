@@ -20,7 +20,7 @@ def _rows(n: int = 80, seed: int = 0) -> list[tuple[str, dict[str, float], bool]
         y = bool(i % 4 == 0)
         gap = rng.uniform(4.0, 9.0) if y else rng.uniform(0.5, 2.5)
         pulse = gap + rng.normal(0, 0.3) if y or i % 3 else -999.0
-        out.append(("asystole", {"asy_ecg_gap_min_s": gap, "asy_pulse_gap_min_s": pulse,
+        out.append(("asystole", {"asy_ecg_gap_min_s": gap, "floor_ecg_qrs_gap_s": gap, "asy_pulse_gap_min_s": pulse,
                                  "n_ecg_usable": 2.0, "n_pulse_usable": 1.0}, y))
     return out
 
