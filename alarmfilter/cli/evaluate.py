@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="frozen: shipped model unchanged; prequential: learn each label after its decision")
     p.add_argument("--cv", type=int, default=0, metavar="K", help="K-fold cross-validation by record")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed for folds, order and audit sampling")
+    p.add_argument("--repeats", type=int, default=1, metavar="R",
+                   help="with --cv: repeat the nested CV under seeds N..N+R-1 and report the spread")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="processes to replay records in")
     p.add_argument("--monitor-delay", type=float, default=10.0, metavar="S",
                    help="annunciation delay of the monitor baseline (0-10 s, default 10)")
@@ -35,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     from ..engine.config import HOLD_CEILING_SECONDS
-    from ..evaluate.session import FILTER, EvaluationError, Options, evaluate
+    from ..evaluate.session import FILTER, EvaluationError, Options, evaluate, repeated_cv
     from .engines import shipped_model
 
     data_dir = Path(readable_dir(args.dir))
@@ -49,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--cv needs K >= 2 folds (0 = no cross-validation)")
     if args.jobs < 1:
         raise CliError("--jobs must be at least 1")
+    if args.repeats < 1 or (args.repeats > 1 and not args.cv):
+        raise CliError("--repeats needs R >= 1, and --cv K when R > 1")
     for out in (args.decisions_out, args.report):
         if out and Path(out).is_dir():
             raise CliError(f"{out}: is a directory, expected a file name")
@@ -61,10 +65,16 @@ def run(args: argparse.Namespace) -> int:
                    args.monitor_delay)
     try:
         with _progress(enabled=sys.stderr.isatty()) as hook:
-            result = evaluate(opts, model, problem, hook)
+            if args.repeats > 1:
+                assert model is not None
+                result, repeats = repeated_cv(opts, model, args.repeats, hook)
+            else:
+                result, repeats = evaluate(opts, model, problem, hook), None
     except EvaluationError as exc:
         raise CliError(str(exc)) from None
     summary = result.summary()
+    if repeats:
+        summary["repeats"] = repeats
     if args.decisions_out:
         _write_decisions(Path(args.decisions_out), result.outcomes[FILTER])
     if args.report:
@@ -136,3 +146,13 @@ def _print_table(summary: dict) -> None:
                   f"{len(summary['errors'])} unreadable record(s) forwarded")
     for e in summary["errors"]:
         console.print(f"  {e['record']}: {e['error']}", markup=False)
+    if "repeats" in summary:
+        rep = summary["repeats"]
+        console.print(f"the table is seed {rep['runs'][0]['seed']}; over {len(rep['runs'])} seeds:")
+        for r in rep["runs"]:
+            missed = ", ".join(f"{t} {n}" for t, n in r["missed"].items()) or "none"
+            console.print(f"  seed {r['seed']}: score {r['score']:.3f}, TPR {r['TPR']:.3f}, TNR {r['TNR']:.3f}; "
+                          f"true alarms missed: {missed}")
+        sp = rep["spread"]
+        console.print("  " + "; ".join(f"{k} {v['min']:.3f} / {v['mean']:.3f} / {v['max']:.3f}" for k, v in sp.items())
+                      + " (min / mean / max)")

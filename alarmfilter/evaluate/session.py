@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +129,34 @@ def evaluate(opts: Options, model: AlarmModel | None, model_problem: str | None 
         version = learner.version
     return Evaluation(opts, names, outcomes, thresholds, version, model_problem,
                       time.perf_counter() - t0, fold_of)
+
+
+def repeated_cv(opts: Options, model: AlarmModel, repeats: int, progress: ProgressHook = _noop
+                ) -> tuple[Evaluation, dict[str, Any]]:
+    """``--cv K --repeats R``: the same nested CV under R seeds (folds, inner folds, audit draws).
+
+    Returns the first seed's full evaluation and the spread over all R: per seed the filter's
+    overall figures and the true alarms missed per type, and min / mean / max of each figure.
+    Every fitted number (the prior's weights, each type's threshold) is refitted inside every
+    fold; the floor's constants come from the alarm definitions and are not fitted at all.
+    """
+    if repeats < 1:
+        raise EvaluationError("--repeats needs R >= 1")
+    if not (opts.cv and opts.cv > 1):
+        raise EvaluationError("--repeats needs --cv K (K >= 2)")
+    first: Evaluation | None = None
+    runs: list[dict[str, Any]] = []
+    for i in range(repeats):
+        o = replace(opts, seed=opts.seed + i, baselines=opts.baselines and i == 0)
+        ev = evaluate(o, model, progress=progress)
+        first = first or ev
+        filt = summarise(ev.outcomes[FILTER])
+        runs.append({"seed": o.seed, **{k: filt["overall"][k] for k in ("score", "TPR", "TNR", "FN", "FP")},
+                     "missed": {t: c["FN"] for t, c in filt["per_type"].items() if c["FN"]}})
+    assert first is not None
+    spread = {k: {"min": min(r[k] for r in runs), "mean": round(sum(r[k] for r in runs) / len(runs), 4),
+                  "max": max(r[k] for r in runs)} for k in ("score", "TPR", "TNR", "FN")}
+    return first, {"runs": runs, "spread": spread}
 
 
 def _cross_validate(opts: Options, paths: list[Path], scored: list[Outcome],
