@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,8 @@ class Evaluation:
         errors = [{"record": o.record, "error": o.error} for o in self.outcomes[FILTER] if o.error]
         return {
             "data_dir": str(self.options.data_dir),
+            "dataset": "vfdb" if self.options.source().vfdb_leads else "alarm records",
+            "lead_names": "/".join(LEAD_NAMES[self.options.lead_names]) if self.options.source().vfdb_leads else None,
             "records": len(self.names),
             "mode": self.options.mode,
             "cv_folds": self.options.cv or None,
@@ -172,3 +174,41 @@ def _cross_validate(opts: Options, source: Source, paths: list[Path], scored: li
     if learned:
         out.append([learned[n] for n in names])
     return out, thresholds, fold_of
+
+
+@dataclass(frozen=True)
+class LeadNameComparison:
+    """The same vfdb alarms decided with the leads under two namings: decisions must not change."""
+
+    namings: tuple[str, str]
+    decisions: int
+    changed: list[str]  # records whose decision (forward / suppress) differs
+    forwarded: tuple[int, int]  # alarms forwarded under each naming
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"namings": ["/".join(LEAD_NAMES[n]) for n in self.namings], "decisions": self.decisions,
+                "changed": len(self.changed), "changed_records": self.changed,
+                "forwarded": list(self.forwarded)}
+
+
+def decisions_changed(a: list[Outcome], b: list[Outcome]) -> list[str]:
+    """Records decided differently in two runs over the same records (same order)."""
+    if [o.record for o in a] != [o.record for o in b]:
+        raise EvaluationError("the two runs did not decide the same records")
+    return [x.record for x, y in zip(a, b) if x.forwarded != y.forwarded]
+
+
+def compare_lead_names(opts: Options, model: AlarmModel | None, first: Evaluation | None = None,
+                       progress: ProgressHook = _noop) -> LeadNameComparison:
+    """Decide a vfdb folder's alarms with the leads named II/V and ECG1/ECG2; count what changes.
+
+    `first` is a run already made with `opts` (its naming); the other naming is run here, filter only.
+    """
+    if not opts.source().vfdb_leads:
+        raise EvaluationError(f"{opts.data_dir}: comparing lead names needs a vfdb folder (RECORDS + .atr, no ALARMS)")
+    other = next(n for n in LEAD_NAMES if n != opts.lead_names)
+    base = first if first is not None else evaluate(replace(opts, baselines=False), model, progress=progress)
+    alt = evaluate(replace(opts, lead_names=other, baselines=False), model, progress=progress)
+    a, b = base.outcomes[FILTER], alt.outcomes[FILTER]
+    return LeadNameComparison((opts.lead_names, other), len(a), decisions_changed(a, b),
+                              (sum(o.forwarded for o in a), sum(o.forwarded for o in b)))
