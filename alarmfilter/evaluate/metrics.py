@@ -56,6 +56,8 @@ class Confusion:
             "alarms": self.alarms, "TP": self.tp, "FN": self.fn, "TN": self.tn, "FP": self.fp,
             "TPR": r(self.tpr), "TNR": r(self.tnr), "score": r(self.score),
             "false_alarms_suppressed_pct": None if self.tnr is None else round(100.0 * self.tnr, 1),
+            "true_alarms": self.tp + self.fn, "true_forwarded": self.tp,
+            "false_alarms": self.tn + self.fp, "false_suppressed": self.tn,
             "unlabelled": self.unlabelled, "record_errors": self.errors, "audit_samples": self.audit_samples,
         }
 
@@ -87,7 +89,7 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
 
 
 def format_table(results: dict[str, dict[str, Any]]) -> list[list[str]]:
-    """Rows (variant, type, TP, FN, TN, FP, TPR, TNR, score, suppressed %) for a text table."""
+    """Rows (variant, type, TP, FN, TN, FP, TPR, TNR, score, suppressed %, true forwarded) for a text table."""
 
     def f(x: float | None, nd: int = 3) -> str:
         return "-" if x is None else f"{x:.{nd}f}"
@@ -97,5 +99,6 @@ def format_table(results: dict[str, dict[str, Any]]) -> list[list[str]]:
         items = [*summary["per_type"].items(), ("overall", summary["overall"])]
         for t, c in items:
             rows.append([variant, t, str(c["TP"]), str(c["FN"]), str(c["TN"]), str(c["FP"]),
-                         f(c["TPR"]), f(c["TNR"]), f(c["score"]), f(c["false_alarms_suppressed_pct"], 1)])
+                         f(c["TPR"]), f(c["TNR"]), f(c["score"]), f(c["false_alarms_suppressed_pct"], 1),
+                         f"{c['TP']}/{c['TP'] + c['FN']}"])
     return rows

@@ -42,7 +42,8 @@ def _img(data: bytes, alt: str) -> str:
 def _table(ev: Evaluation) -> str:
     results = {name: summarise(outs) for name, outs in ev.outcomes.items()}
     head = "".join(f"<th>{h}</th>" for h in
-                   ["variant", "type", "TP", "FN", "TN", "FP", "TPR", "TNR", "score", "false alarms suppressed %"])
+                   ["variant", "type", "TP", "FN", "TN", "FP", "TPR", "TNR", "score", "false alarms suppressed %",
+                    "true alarms forwarded"])
     rows = []
     for r in format_table(results):
         cls = ' class="overall"' if r[1] == "overall" else ""
