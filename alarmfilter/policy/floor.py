@@ -58,14 +58,18 @@ PULSE_VOUCH_DISTURBANCE: dict[str, float] = {
     "ventricular_tachycardia": 0.15,
 }
 #: the alarm's own criterion on the ECG: no QRS (asystole) / no usual QRS (VF) for 4 s on every
-#: usable lead, or a run of >= 5 fast wide alike beats (VT)
-ECG_CLAIM: dict[str, tuple[str, float]] = {
-    "asystole": ("floor_ecg_qrs_gap_s", 4.0),
-    "ventricular_flutter_fib": ("floor_ecg_usual_gap_s", 4.0),
-    "ventricular_tachycardia": ("floor_ecg_chain_beats", 5.0),
+#: usable lead, an organised 3-9 Hz oscillation carrying half the ECG's power (VF), a run of
+#: >= 5 fast wide alike beats (VT)
+ECG_CLAIMS: dict[str, tuple[tuple[str, float], ...]] = {
+    "asystole": (("floor_ecg_qrs_gap_all_s", 4.0),),
+    "ventricular_flutter_fib": (("floor_ecg_fibrillation_conc", 0.5), ("floor_ecg_usual_gap_s", 4.0)),
+    "ventricular_tachycardia": (("floor_ecg_chain_beats", 5.0),),
 }
-
-
+#: where one lead's sign of the arrhythmia outweighs another lead's QRS.  A fibrillating lead
+#: is not cancelled by a lead that looks normal; a run of "wide beats" on one lead while
+#: another keeps the patient's usual QRS every < 1.4 s is an artifact (a VT replaces the
+#: QRS on every lead at once), so for VT the vouching lead is read first.
+CLAIM_FIRST = frozenset({"asystole", "ventricular_flutter_fib"})
 #: extreme tachycardia (> 140 bpm over 17 beats) may be suppressed only when not one usable
 #: channel reached even this rate over any 17 beats: nothing supports the alarm at all
 TACHY_CONTRADICTED_BPM = 100.0
@@ -92,7 +96,7 @@ def check_floor(alarm_type: str, features: Mapping[str, float],
 
     >>> check_floor("asystole", {"floor_ecg_qrs_gap_s": 0.9}, {"floor_ecg_qrs_gap_s": "lead II ..."})
     FloorCheck(may_suppress=True, reason='lead II ...', refuted=False)
-    >>> check_floor("asystole", {"floor_ecg_qrs_gap_s": 6.0, "floor_pulse_disturbance": 0.1}).may_suppress
+    >>> check_floor("asystole", {"floor_ecg_qrs_gap_all_s": 6.0, "floor_pulse_disturbance": 0.1}).may_suppress
     False
     >>> check_floor("ventricular_flutter_fib", {}).reason
     'no trustworthy channel shows the rhythm absent (safety floor): forwarded'
@@ -109,19 +113,29 @@ def check_floor(alarm_type: str, features: Mapping[str, float],
                                   else "no channel to count the rate on") + ": forwarded")
     if alarm_type not in FLOOR_TYPES:
         return FloorCheck(True, "")
+    claim = _claim(alarm_type, features, findings)
+    if claim is not None and alarm_type in CLAIM_FIRST:
+        return claim
     gap_key = ECG_VOUCH_FEATURE[alarm_type]
     gap = _value(features, gap_key)
     if gap is not None and gap < ECG_VOUCH_GAP_S[alarm_type]:
         return FloorCheck(True, findings.get(gap_key, f"a usable ECG lead shows QRS every < {gap:.1f} s"))
-    claim_key, claim_at = ECG_CLAIM[alarm_type]
-    claim = _value(features, claim_key)
-    if claim is not None and claim >= claim_at:
-        return FloorCheck(False, (findings.get(claim_key) or f"the ECG meets the {alarm_type} criterion")
-                          + " (safety floor): forwarded")
+    if claim is not None:
+        return claim
     pulse = _value(features, "floor_pulse_disturbance")
     if pulse is not None and pulse < PULSE_VOUCH_DISTURBANCE[alarm_type]:
         return FloorCheck(True, findings.get("floor_pulse_disturbance", "a trustworthy pulse kept pulsing"))
     return FloorCheck(False, "no trustworthy channel shows the rhythm absent (safety floor): forwarded")
+
+
+def _claim(alarm_type: str, features: Mapping[str, float], findings: Mapping[str, str]) -> FloorCheck | None:
+    """The ECG meets the alarm's own criterion: forward, whatever else vouches."""
+    for key, at in ECG_CLAIMS[alarm_type]:
+        v = _value(features, key)
+        if v is not None and v >= at:
+            return FloorCheck(False, (findings.get(key) or f"the ECG meets the {alarm_type} criterion")
+                              + " (safety floor): forwarded")
+    return None
 
 
 def forwards(check: FloorCheck, p_true: float, threshold: float) -> bool:
