@@ -109,8 +109,8 @@ def check_floor(alarm_type: str, features: Mapping[str, float],
         if most is not None and most < TACHY_CONTRADICTED_BPM:
             return FloorCheck(True, f"no usable channel reached {TACHY_CONTRADICTED_BPM:.0f} bpm over any 17 beats "
                                     f"(fastest {most:.0f} bpm)", refuted=True)
-        return FloorCheck(False, (f"a channel reached {most:.0f} bpm over 17 beats" if most is not None
-                                  else "no channel to count the rate on") + ": forwarded")
+        return FloorCheck(False, (f"fastest 17-beat rate {most:.0f} bpm: no channel refutes the alarm, forwarded"
+                                  if most is not None else "no usable channel to count the rate on: forwarded"))
     if alarm_type not in FLOOR_TYPES:
         return FloorCheck(True, "")
     claim = _claim(alarm_type, features, findings)
