@@ -97,4 +97,4 @@ def test_missing_prior_fails_open_and_says_so(dev: Path, tmp_path: Path, capsys:
     out = decide(load(dev / "v131l"), factory, context_seconds=40.0)
     assert out.forwarded and out.reason_code == "no_evidence_policy"
     out = decide(load(dev / "v131l"), engine_factory(), context_seconds=40.0)
-    assert out.reason_code in ("evidence_supports", "evidence_against") and out.features
+    assert out.reason_code in ("evidence_supports", "evidence_against", "safety_floor") and out.features
