@@ -25,7 +25,7 @@ from alarmfilter.evaluate.session import (
     evaluate,
 )
 from alarmfilter.evaluate.variants import Kind, Variant
-from tests.datasets.vfdb_records import vfdb_alarm_records, vfdb_dev, write_vfdb_folder
+from tests.datasets.vfdb_records import suppressed, vfdb_alarm_records, vfdb_dev, write_vfdb_folder
 from tests.datasets.wfdb_records import write_folder
 
 MARKS_A = [(0, "(N"), (90, "(NOISE"), (100, "(N"), (200, "(VT"), (215, "(N"), (300, "(NOISE"), (310, "(N")]
@@ -119,6 +119,7 @@ def test_runner_decisions_match_the_test_helper(dev: Path, model) -> None:  # ty
     direct = [decide(r, filt.factory(), filt.context_seconds) for r in recs]
     assert [(o.record, o.forwarded, o.score) for o in direct] == \
         [(o.record, o.forwarded, o.score) for o in ev.outcomes[FILTER]]
+    assert suppressed(recs, model) == [o.record for o in ev.outcomes[FILTER] if not o.forwarded]
 
 
 def test_comparing_lead_names_on_real_alarms(dev: Path, model) -> None:  # type: ignore[no-untyped-def]
