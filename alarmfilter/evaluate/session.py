@@ -4,6 +4,11 @@
 very records, so scoring them with it is in-sample. With K folds, the prior and its thresholds
 are refitted on K-1 folds (the model package's `train_model`, nested CV for thresholds) from
 the evidence the engine computed, and the held-out fold is replayed through the engine.
+
+A vfdb folder (RECORDS + .atr, no ALARMS) is evaluated the same way: its records are the alarms
+`datasets.vfdb` builds from the rhythm annotations, named like `418-vf-404s`, with the two leads
+named II/V or ECG1/ECG2 (`Options.lead_names`); `compare_lead_names` counts the decisions that
+differ between the two namings.
 """
 
 from __future__ import annotations
@@ -76,10 +81,11 @@ class Evaluation:
         """The `--json` object: the filter's table at the top, baselines beside it."""
         filt = summarise(self.outcomes[FILTER])
         errors = [{"record": o.record, "error": o.error} for o in self.outcomes[FILTER] if o.error]
+        vfdb_folder = self.options.source().vfdb_leads is not None
         return {
             "data_dir": str(self.options.data_dir),
-            "dataset": "vfdb" if self.options.source().vfdb_leads else "alarm records",
-            "lead_names": "/".join(LEAD_NAMES[self.options.lead_names]) if self.options.source().vfdb_leads else None,
+            "dataset": "vfdb" if vfdb_folder else "alarm records",
+            "lead_names": "/".join(LEAD_NAMES[self.options.lead_names]) if vfdb_folder else None,
             "records": len(self.names),
             "mode": self.options.mode,
             "cv_folds": self.options.cv or None,
