@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Self, TextIO
 
 from .engine import BedEngine
-from .events import DecodeError, InputEvent, Output, dead_letter, decode_event, encode
+from .events import DecodeError, InputEvent, Output, decode_event, encode
 
 EngineFactory = Callable[[str], BedEngine]
 
@@ -66,10 +66,7 @@ class Ward:
         event = decode_event(raw)
         if isinstance(event, DecodeError):
             return [event.to_dead_letter(raw)]
-        try:
-            return self.feed(event)
-        except Exception as exc:  # noqa: BLE001 -- last line of defence: the engine must never take the driver down
-            return [dead_letter(f"engine error ({type(exc).__name__}: {exc})", raw, event.bed)]
+        return self.feed(event)  # the engine never raises: a defect forwards the alarm or dead-letters the event
 
     def tick(self, now: float) -> list[Output]:
         return [o for eng in self.beds.values() for o in eng.tick(now)]

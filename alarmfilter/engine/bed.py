@@ -163,9 +163,17 @@ class BedEngine:
                 continue
             numerics_due = vitals_end >= tracked.due_ts and not (tracked.alarm_type and tracked.alarm_type.is_arrhythmia)
             if final or wave_end >= tracked.due_ts or numerics_due or self.clock >= tracked.deadline_ts:
-                out += self._decide_now(tracked)
-                del self._pending[alarm_id]
+                out += self._decide_or_forward(tracked)
+                self._pending.pop(alarm_id, None)
         return out
+
+    def _decide_or_forward(self, tracked: TrackedAlarm) -> list[Output]:
+        """`_decide_now`, fail-open: a defect while deciding forwards the alarm, so `tick` and `flush`
+        never raise either (`feed` catches everything else)."""
+        try:
+            return self._decide_now(tracked)
+        except Exception as exc:  # noqa: BLE001 -- fail-open: the engine never raises into a driver
+            return self._engine_error(tracked.alarm, exc)
 
     def _decide_now(self, tracked: TrackedAlarm) -> list[Output]:
         alarm = tracked.alarm
