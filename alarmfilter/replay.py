@@ -5,16 +5,14 @@ Used by `alarmfilter replay`, the demo, the evaluator and the tests; no broker n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self, TextIO
 
 from .engine import BedEngine
+from .engine.factory import EngineFactory
 from .events import DecodeError, InputEvent, Output, decode_event, encode
-
-EngineFactory = Callable[[str], BedEngine]
-
 
 #: A bed silent this long (event time) is taken as discharged or unplugged: its engine is evicted.
 BED_IDLE_EVICT_SECONDS = 3600.0

@@ -17,8 +17,18 @@ from ..events.wire import Alarm, Feedback, Vitals, Waveform
 from ..signals.numerics import fault_channel, source_channel
 from .buffers import VitalsLog, WaveformBuffer, Window
 from .config import EngineConfig
-from .learning import AlarmContext, ContextScorer, FeedbackLearner, LabelledAlarm
-from .scoring import NO_EVIDENCE_VERSION, Assessment, ForwardAllPolicy, Policy, Scorer, Verdict
+from .scoring import (
+    NO_EVIDENCE_VERSION,
+    AlarmContext,
+    Assessment,
+    ContextScorer,
+    FeedbackLearner,
+    ForwardAllPolicy,
+    LabelledAlarm,
+    Policy,
+    Scorer,
+    Verdict,
+)
 from .states import AlarmState, Move, TrackedAlarm
 
 Event = Vitals | Waveform | Alarm | Feedback

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine import BedEngine
+from ..engine.factory import EngineFactory
 from ..engine.states import AlarmState
 from ..events import (
     Alarm,
@@ -31,8 +32,6 @@ from ..events import (
 from ..replay import BED_IDLE_EVICT_SECONDS
 from ..settings import Settings, Topics
 from .ordering import BedOrderer, LedgerEntry, OffsetLedger, stream_progress
-
-EngineFactory = Callable[[str], BedEngine]
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,8 +85,8 @@ def test_cv_decides_each_record_with_the_model_of_the_folds_that_left_it_out(
     false ones at 70-85 bpm separate perfectly, so a model fitted on any two folds gets every held-out
     record right -- except that the first fold's model is made to forward everything here, which must
     turn exactly the false records of the first held-out fold into false positives."""
-    import alarmfilter.evaluate.session as session
     from alarmfilter.cli.engines import shipped_model
+    from alarmfilter.evaluate import session
     from alarmfilter.model.crossval import train_model
 
     recs: dict[str, dict] = {}

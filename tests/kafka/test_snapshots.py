@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from alarmfilter.engine.learning import ward_model_lifecycle
 from alarmfilter.events import Alarm
 from alarmfilter.kafka.producer import produce_events
 from alarmfilter.kafka.snapshots import SnapshotKeeper
+from alarmfilter.model.loading import ward_model_lifecycle
 from alarmfilter.settings import Settings
 
 from ..helpers import feedback
