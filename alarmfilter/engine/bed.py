@@ -138,6 +138,16 @@ class BedEngine:
     def pending(self) -> int:
         return sum(1 for t in self._pending.values() if t.state is AlarmState.PENDING)
 
+    def is_pending(self, alarm_id: str) -> bool:
+        """The alarm is held, not yet decided (False once decided, or if never seen or forgotten)."""
+        tracked = self.alarms.get(alarm_id)
+        return tracked is not None and tracked.state is AlarmState.PENDING
+
+    def features_of(self, alarm_id: str) -> dict[str, float] | None:
+        """The evidence an alarm was scored on (None if it was not scored, or is forgotten)."""
+        tracked = self.alarms.get(alarm_id)
+        return dict(tracked.features) if tracked is not None and tracked.features else None
+
     # -- alarms --------------------------------------------------------------------------------
 
     def _advance(self, ts: float) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 
 from ..engine import BedEngine
 from ..engine.factory import EngineFactory
-from ..engine.states import AlarmState
 from ..events import (
     Alarm,
     DecisionRecord,
@@ -240,7 +239,7 @@ class WorkerCore:
             if isinstance(event, Feedback) and self.on_feedback is not None:
                 self.on_feedback(event)
         routed = self._route(eng.feed(event), held.partition)  # the engine never raises (fail-open)
-        if isinstance(event, Alarm) and event.alarm_id in self._waiting and not _is_pending(eng, event.alarm_id):
+        if isinstance(event, Alarm) and event.alarm_id in self._waiting and not eng.is_pending(event.alarm_id):
             self._finish_alarm(event.alarm_id)  # a duplicate of a decided alarm, or the engine failed
         return routed
 
@@ -266,8 +265,3 @@ class WorkerCore:
 
     def _outgoing(self, o: Output, partition: int) -> Outgoing:
         return Outgoing(self.topics.for_kind(o.kind), o.key.encode(), encode(o).encode(), partition, o)
-
-
-def _is_pending(eng: BedEngine, alarm_id: str) -> bool:
-    tracked = eng.alarms.get(alarm_id)
-    return tracked is not None and tracked.state is AlarmState.PENDING
