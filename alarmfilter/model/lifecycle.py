@@ -23,14 +23,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from statistics import NormalDist
 from typing import Any, Protocol
 
+from alarmfilter.policy.audit import wilson_interval
 from alarmfilter.policy.thresholds import DEFAULT_SENSITIVITY_TARGET, SENSITIVITY_TARGETS
 
 SNAPSHOT_SCHEMA = "alarmfilter.snapshot/1"
@@ -168,11 +167,8 @@ class SensitivityGuard:
         return learned, prior, total * total / sum(w * w for _, _, w in q)
 
     def upper_bound(self, p_hat: float, n: float) -> float:
-        """Upper Wilson score bound of a proportion (one-sided at `confidence`)."""
-        z = NormalDist().inv_cdf(self.confidence)
-        centre = p_hat + z * z / (2 * n)
-        half = z * math.sqrt(p_hat * (1 - p_hat) / n + z * z / (4 * n * n))
-        return min(1.0, (centre + half) / (1 + z * z / n))
+        """Upper Wilson score bound of a proportion (one-sided at `confidence`: the two-sided interval at 2c - 1)."""
+        return wilson_interval(p_hat, n, 2 * self.confidence - 1)[1]
 
     def forget(self, alarm_type: str) -> None:
         """Start a fresh window (after a fallback, so re-arming is judged on new labels only)."""
