@@ -12,7 +12,7 @@ import random
 from pathlib import Path
 
 from ..datasets.challenge import ALARM_TIME_SECONDS, RecordError, load_record
-from ..engine.prequential import run_feedback_experiment, summary
+from ..sim.learning_experiment import run_feedback_experiment, summary
 from . import figures
 from .metrics import format_table, summarise
 from .runner import Outcome, alarm_seconds

@@ -169,8 +169,7 @@ def decide(rec: LoadedRecord, factory: EngineFactory, context_seconds: float,
     outputs = [o for ev in events for o in engine.feed(ev)]
     outputs += engine.flush()
     record = next(o for o in outputs if isinstance(o, DecisionRecord) and o.alarm_id == alarm.alarm_id)
-    tracked = engine.alarms.get(alarm.alarm_id)
-    features = dict(tracked.features) if tracked is not None and tracked.features else None
+    features = engine.features_of(alarm.alarm_id)
     if learn and rec.label is not None:
         engine.feed(feedback_event(alarm, rec.label, HOLD_CEILING_SECONDS + FEEDBACK_DELAY_SECONDS))
     return Outcome(rec.name, rec.alarm_type, rec.label, record.decision == "forward", record.score,

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from ..datasets.vfdb import LEAD_NAMES, is_vfdb_folder
-from ..engine.learning import ward_model_lifecycle
 from ..model.classifier import AlarmModel
 from ..model.crossval import stratified_folds, train_model
+from ..model.loading import ward_model_lifecycle
 from .metrics import summarise
 from .runner import Outcome, Source, run_frozen, run_prequential
 from .variants import MONITOR_DELAY_SECONDS, Kind, Variant

@@ -16,14 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from alarmfilter.events.types import ARRHYTHMIA_ORDER as TYPE_ORDER
 from alarmfilter.model.classifier import AlarmModel, fit_prior
+from alarmfilter.policy.confusion import Confusion
 from alarmfilter.policy.floor import check_floor, forwards
 from alarmfilter.policy.thresholds import fit_thresholds
 
 Row = dict[str, Any]  # {"record", "type", "label", "features"}
-
-from alarmfilter.events.types import ARRHYTHMIA_ORDER as TYPE_ORDER
-from alarmfilter.events.types import challenge_score
 
 
 def extract_rows(data_dir: str | Path, cache: str | Path | None = None, workers: int = 1) -> list[Row]:
@@ -132,16 +131,13 @@ def summarise(decisions: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]
     for t, ds in groups.items():
         if not ds:
             continue
-        tp = sum(d["label"] and d["forward"] for d in ds)
-        fn = sum(d["label"] and not d["forward"] for d in ds)
-        tn = sum((not d["label"]) and not d["forward"] for d in ds)
-        fp = sum((not d["label"]) and d["forward"] for d in ds)
+        c = Confusion.of((bool(d["label"]), bool(d["forward"])) for d in ds)
         res[t] = {
-            "TP": tp, "FN": fn, "TN": tn, "FP": fp,
-            "TPR": tp / (tp + fn) if tp + fn else float("nan"),
-            "TNR": tn / (tn + fp) if tn + fp else float("nan"),
-            "score": 100.0 * (challenge_score(tp, fn, tn, fp) or 0.0),
-            "suppressed_pct": 100.0 * tn / (tn + fp) if tn + fp else float("nan"),
+            "TP": c.tp, "FN": c.fn, "TN": c.tn, "FP": c.fp,
+            "TPR": c.tpr if c.tpr is not None else float("nan"),
+            "TNR": c.tnr if c.tnr is not None else float("nan"),
+            "score": 100.0 * (c.score or 0.0),
+            "suppressed_pct": 100.0 * c.tnr if c.tnr is not None else float("nan"),
         }
     return res
 

@@ -24,6 +24,8 @@ SENSITIVITY_TARGETS: dict[str, float] = {
     "extreme_bradycardia": 1.0,
     "extreme_tachycardia": 1.0,
 }
+#: minimum sensitivity of every other type (threshold alarms: SpO2, HR, ABP, RR, apnea)
+DEFAULT_SENSITIVITY_TARGET = 0.95
 #: cost of a missed true alarm relative to a forwarded false one (the challenge's 5)
 MISS_COST = 5.0
 #: logit-space safety margin below the chosen threshold
@@ -92,7 +94,7 @@ def fit_thresholds(rows: Iterable[tuple[str, float, bool]],
         by[t][0].append(float(s))
         by[t][1].append(bool(y))
     return {
-        t: choose_threshold(s, y, targets.get(t, 1.0), margins.get(t, DEFAULT_MARGIN_LOGIT))
+        t: choose_threshold(s, y, targets.get(t, DEFAULT_SENSITIVITY_TARGET), margins.get(t, DEFAULT_MARGIN_LOGIT))
         for t, (s, y) in sorted(by.items())
     }
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from alarmfilter.datasets.challenge import read_alarms
-from alarmfilter.engine.learning import LearningPolicy, ward_model_lifecycle
+from alarmfilter.engine.learning import LearningPolicy
+from alarmfilter.model.loading import ward_model_lifecycle
 from alarmfilter.engine.scoring import Assessment
 from alarmfilter.events.types import AlarmType, Decision, ReasonCode
 from alarmfilter.model.crossval import cross_validate, extract_rows, summarise
