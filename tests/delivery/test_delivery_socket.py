@@ -191,6 +191,7 @@ def test_escalation_happens_in_event_time_and_stops_on_feedback(tmp_path):
         assert backup.alarm_ids == ["h1"] and backup.control_ids == [message_control_id("h1", 1)]
         d.tick(T0 + 120.5)  # m1's deadline; h1 has no third destination
         assert await wait_for(lambda: len(backup.received) == 2)
+        assert await wait_for(lambda: audit.outcomes("h1")[-1:] == ["exhausted"])  # audited after the send
         await finish(stop, task, primary, backup)
         assert backup.alarm_ids == ["h1", "m1"]
         assert audit.outcomes("f1") == ["queued", "accepted", "acknowledged"]
