@@ -1,4 +1,4 @@
-"""The prequential ward experiment (engine/prequential.py) through real workers sharing the unit's model.
+"""The prequential ward experiment (sim/learning_experiment.py) through real workers sharing the unit's model.
 
 The same seeded stream as ``run_feedback_experiment`` (8 beds, threshold alarms, two beds with an
 artefact the prior does not know) goes to a broker; ``--workers`` `alarmfilter worker` processes
@@ -38,15 +38,15 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from bench_kafka import free_port, start_tansu, which_broker
 
-from alarmfilter.engine.prequential import (
+from alarmfilter.events import Alarm, Feedback, Vitals
+from alarmfilter.settings import Settings
+from alarmfilter.sim.learning_experiment import (
     VITALS_SECONDS,
     QuarterFigures,
     _scenarios,
     _vitals,
     run_feedback_experiment,
 )
-from alarmfilter.events import Alarm, Feedback, Vitals
-from alarmfilter.settings import Settings
 
 KEY = "bench-shared-model-key-0123456789"
 PARTITIONS = 4
@@ -155,14 +155,7 @@ async def experiment(s: Settings, ports: list[int], seed: int, n_alarms: int, n_
             record = decisions[f"a{i}"]
             versions_seen.append(record["model_version"])
             forwarded = record["decision"] == "forward"
-            q = quarters[min(3, 4 * i // len(scenarios))]
-            q.alarms += 1
-            if sc.actionable:
-                q.true_alarms += 1
-                q.true_forwarded += int(forwarded)
-            else:
-                q.false_alarms += 1
-                q.false_suppressed += int(not forwarded)
+            quarters[min(3, 4 * i // len(scenarios))].decided.append((sc.actionable, forwarded))
             if forwarded:
                 ts = sc.ts + rng.uniform(*label_delay_seconds)
                 heapq.heappush(pending, (ts, i, Feedback(schema_version=1, kind="feedback", bed=sc.bed, ts=ts,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import random
 
-from alarmfilter.engine.prequential import T0, VITALS_SECONDS, Scenario, _vitals
 from alarmfilter.events import Alarm, Feedback, InputEvent, Vitals
+from alarmfilter.sim.learning_experiment import T0, VITALS_SECONDS, Scenario, _vitals
 
 
 def hr_alarms(beds: list[str], n: int, seed: int, tag: str, t0: float = T0 + 3600.0,

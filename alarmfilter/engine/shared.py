@@ -35,9 +35,10 @@ from pydantic import ValidationError
 from ..events.labels import LabelRecord
 from ..events.types import AlarmType, Decision, ReasonCode
 from ..model.lifecycle import ModelLifecycle, sign, snapshot_key
+from ..model.loading import ward_model_lifecycle
 from .config import EngineConfig
-from .learning import LabelledAlarm, LearningPolicy, LearningScorer, ward_model_lifecycle
-from .scoring import Assessment, Verdict
+from .learning import LearningPolicy, LearningScorer
+from .scoring import Assessment, LabelledAlarm, Verdict
 
 if TYPE_CHECKING:
     from .bed import BedEngine

@@ -9,10 +9,10 @@ import json
 
 import pytest
 
-from alarmfilter.engine.prequential import run_feedback_experiment
 from alarmfilter.engine.shared import BedUnits, UnitModels, seal_label, shared_engine_factory
 from alarmfilter.events.types import ReasonCode
 from alarmfilter.replay import Ward
+from alarmfilter.sim.learning_experiment import run_feedback_experiment
 from tests.shared_scenario import events_of, hr_alarms, labels_of
 
 KEY = b"unit-model-key-0123456789"
