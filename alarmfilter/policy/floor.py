@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..signals.evidence import NOT_AVAILABLE
+from alarmfilter.signals.evidence import NOT_AVAILABLE
 
 #: alarm types under the floor
 FLOOR_TYPES = ("asystole", "ventricular_tachycardia", "ventricular_flutter_fib")
