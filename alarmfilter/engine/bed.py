@@ -17,7 +17,7 @@ from ..events.wire import Alarm, Feedback, Vitals, Waveform
 from ..signals.numerics import fault_channel, source_channel
 from .buffers import VitalsLog, WaveformBuffer, Window
 from .config import EngineConfig
-from .learning import AlarmContext, ContextScorer, FeedbackLearner, LabelledAlarm
+from .learning import AlarmContext, ContextScorer, EarlyDecider, FeedbackLearner, LabelledAlarm
 from .scoring import NO_EVIDENCE_VERSION, Assessment, ForwardAllPolicy, Policy, Scorer, Verdict
 from .states import AlarmState, Move, TrackedAlarm
 
@@ -165,9 +165,28 @@ class BedEngine:
             if final or wave_end >= tracked.due_ts or numerics_due or self.clock >= tracked.deadline_ts:
                 out += self._decide_now(tracked)
                 del self._pending[alarm_id]
+            elif self._due_early(tracked, vitals_end):
+                out += self._decide_now(tracked, until_ts=vitals_end, early=True)
+                del self._pending[alarm_id]
         return out
 
-    def _decide_now(self, tracked: TrackedAlarm) -> list[Output]:
+    def _due_early(self, tracked: TrackedAlarm, vitals_end: float) -> bool:
+        """A held threshold alarm whose value turned critical or severe is decided at once (new numerics only)."""
+        t = tracked.alarm_type
+        if t is None or t.is_arrhythmia or t.is_technical or not isinstance(self.scorer, EarlyDecider):
+            return False
+        if vitals_end < tracked.alarm.ts or vitals_end <= float(tracked.extra.get("checked_until", float("-inf"))):  # type: ignore[arg-type]
+            return False
+        tracked.extra["checked_until"] = vitals_end
+        alarm, until = tracked.alarm, min(vitals_end, tracked.due_ts)
+        try:
+            window = self.waveforms.window(until, self.scorer.window_seconds, alarm.ts)
+            context = self._context(t, alarm, until, tracked.due_ts - alarm.ts, early=True)
+            return self.scorer.decides_early(t, window, self.vitals, alarm.ts, context)
+        except Exception:  # noqa: BLE001 -- fail-open: decide now; the decision forwards if scoring fails too
+            return True
+
+    def _decide_now(self, tracked: TrackedAlarm, until_ts: float | None = None, early: bool = False) -> list[Output]:
         alarm = tracked.alarm
         merged = self._merge_target(alarm, tracked.alarm_type)
         if merged is not None:  # checked at decision time: alarms are decided in due order, whatever the arrival order
@@ -178,7 +197,8 @@ class BedEngine:
         elif tracked.alarm_type.is_technical:
             verdict = Verdict(Decision.FORWARD, ReasonCode.TECHNICAL_ALARM, ["technical alarm: routed to the bedside nurse"])
         else:
-            assessment, verdict = self._assess(tracked.alarm_type, alarm, tracked.due_ts)
+            until = tracked.due_ts if until_ts is None else min(until_ts, tracked.due_ts)
+            assessment, verdict = self._assess(tracked.alarm_type, alarm, until, tracked.due_ts - alarm.ts, early)
         if verdict.decision is Decision.SUPPRESS:
             self._count_suppression(tracked.alarm_type)
         if verdict.decision is Decision.SUPPRESS and self._audit_draw(tracked.alarm_type):
@@ -217,7 +237,8 @@ class BedEngine:
                              model_version=version, audit_sample=tracked.audit_sample))
         return out
 
-    def _assess(self, alarm_type: AlarmType, alarm: Alarm, until_ts: float) -> tuple[Assessment | None, Verdict]:
+    def _assess(self, alarm_type: AlarmType, alarm: Alarm, until_ts: float, hold_seconds: float = 0.0,
+                early: bool = False) -> tuple[Assessment | None, Verdict]:
         """Score and decide; every way this can fail forwards the alarm with the reason."""
         if self.scorer is None:
             return None, self.policy.decide(alarm_type, None)
@@ -225,7 +246,7 @@ class BedEngine:
         fail = self._signal_problem(alarm_type, window, alarm.ts)
         if fail is not None:
             return None, fail
-        context = self._context(alarm_type, alarm, until_ts)
+        context = self._context(alarm_type, alarm, until_ts, hold_seconds, early)
         try:
             if isinstance(self.scorer, ContextScorer):
                 assessment = self.scorer.assess_in_context(alarm_type, window, self.vitals, alarm.ts, context)
@@ -250,7 +271,8 @@ class BedEngine:
             return Verdict(Decision.FORWARD, ReasonCode.WARMING_UP, [f"only {window.seconds:.1f} s of waveform held so far: forwarded"])
         return None
 
-    def _context(self, alarm_type: AlarmType, alarm: Alarm, until_ts: float) -> AlarmContext:
+    def _context(self, alarm_type: AlarmType, alarm: Alarm, until_ts: float, hold_seconds: float = 0.0,
+                 early: bool = False) -> AlarmContext:
         """A technical fault on the alarm's source sensor (raised before the decision, still fresh)."""
         source = source_channel(alarm_type.value, alarm.channel)
         best: tuple[str, float] | None = None
@@ -261,9 +283,10 @@ class BedEngine:
         raised = self._raised.get(alarm_type.value, [])
         reraises = sum(1 for t in raised if alarm.ts - self.config.merge_window_seconds <= t < alarm.ts)
         if best is None:
-            return AlarmContext(reraise_count=reraises, until_ts=until_ts)
-        self.stats["fault_on_source"] += 1
-        return AlarmContext(best[0], max(0.0, alarm.ts - best[1]), reraises, until_ts)
+            return AlarmContext(reraise_count=reraises, until_ts=until_ts, hold_seconds=hold_seconds, early=early)
+        if not early:  # an early check is asked again at the decision: count once
+            self.stats["fault_on_source"] += 1
+        return AlarmContext(best[0], max(0.0, alarm.ts - best[1]), reraises, until_ts, hold_seconds, early)
 
     def _note_raise(self, alarm: Alarm, alarm_type: AlarmType | None) -> None:
         """Recent raise times per type (bounded), for the re-raise count of later alarms."""

@@ -161,7 +161,7 @@ def run_feedback_experiment(seed: int = 0, n_alarms: int = 1200, n_beds: int = 8
     rng = random.Random(seed)
     lifecycle = lifecycle or ward_model_lifecycle(EXPERIMENT_KEY)
     scorer, policy = LearningScorer(lifecycle), LearningPolicy(lifecycle)
-    cfg = EngineConfig(audit_fraction=audit_fraction, seed=seed)
+    cfg = EngineConfig(audit_fraction=audit_fraction, seed=seed, threshold_hold_seconds=0.0)  # decided at the alarm
     beds: dict[str, BedEngine] = {}
     scenarios = _scenarios(rng, n_alarms, n_beds, hidden_real_rate)
     quarters = [QuarterFigures() for _ in range(4)]

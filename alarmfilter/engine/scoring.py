@@ -21,6 +21,9 @@ class Assessment:
     features: dict[str, float]
     findings: dict[str, str] = field(default_factory=dict)
     model_version: str = ""
+    prior_reasons: tuple[str, ...] = ()  # threshold alarms: what the physiological prior found
+    critical: bool = False  # a value beyond its critical bound: forwarded whatever the model says
+    prior_forward: bool = True  # the prior's own verdict
 
 
 @dataclass(frozen=True, slots=True)

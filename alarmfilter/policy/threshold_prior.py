@@ -76,10 +76,12 @@ SEVERITY_BUDGET_SECONDS = 2.0
 HOLD_SECONDS: dict[str, float] = {t: 10.0 for t in SOURCE} | {"apnea": 0.0}
 #: a value older than this at the alarm is no value at the alarm
 STALE_SECONDS = 5.0
-#: pulse-likeness (normalised autocorrelation, `signals.numerics.periodicity`) of a trustworthy
-#: pulse waveform, and below which a trace has lost its pulses
-PULSES_PRESENT = 0.6
-PULSES_LOST = 0.4
+#: pulse-likeness (normalised autocorrelation at the pulse lag, `signals.numerics.periodicity`).
+#: For a periodic pulse plus noise it is the pulse's share of the power: at >= 0.8 the pulse
+#: carries four times the noise (a trustworthy witness); below 0.5 there is more noise than pulse
+#: (the trace has lost its pulses).
+PULSES_PRESENT = 0.8
+PULSES_LOST = 0.5
 #: an ECG rate contradicted by the pulse: at least this far from the pulse rate
 RATE_CONTRADICTION_BPM = 20.0
 #: two pulse rates that agree: within this
@@ -188,7 +190,7 @@ def _f(features: Mapping[str, float], key: str) -> float | None:
     return float(v)
 
 
-def artefact_findings(alarm_type: str, features: Mapping[str, float], limit: float) -> list[str]:
+def artefact_findings(alarm_type: str, features: Mapping[str, float], limit: float, fault_type: str = "") -> list[str]:
     """Why the signals say this alarm is not the patient (empty when they do not).
 
     >>> artefact_findings("spo2_low", {"ppg_quality": 0.2}, 90.0)
@@ -201,7 +203,9 @@ def artefact_findings(alarm_type: str, features: Mapping[str, float], limit: flo
     """
     out: list[str] = []
     if (_f(features, "fault_on_source") or 0.0) > 0:
-        out.append("a technical alarm on the same sensor shortly before")
+        age = _f(features, "fault_age_seconds")
+        when = f" {age:.0f} s before" if age is not None else " shortly before"
+        out.append(f"technical alarm {fault_type or 'on the same sensor'}{when} (the sensor is suspect)")
     ppg_q, ecg_q, abp_q = _f(features, "ppg_quality"), _f(features, "ecg_quality"), _f(features, "abp_quality")
     if alarm_type == "spo2_low" and ppg_q is not None and ppg_q < PULSES_LOST:
         out.append(f"the pleth lost its pulses (pulse-likeness {ppg_q:.2f})")
@@ -241,9 +245,11 @@ def artefact_findings(alarm_type: str, features: Mapping[str, float], limit: flo
 
 def judge(alarm_type: str, series: Mapping[str, FloatArray], alarm_ts: float, until_ts: float,
           hold_seconds: float, features: Mapping[str, float] | None = None,
-          config: PriorConfig | None = None) -> PriorJudgement:
+          config: PriorConfig | None = None, *, complete: bool | None = None, fault_type: str = "") -> PriorJudgement:
     """The prior's verdict on one threshold alarm from the numerics up to `until_ts` (<= the
     alarm + `hold_seconds`) and the waveform findings in `features` (from before the alarm).
+    `complete` says whether the hold is over (default: `until_ts` reached the alarm + hold); before
+    it is, only a critical or severe value gives a final verdict.
 
     >>> ts = np.arange(0.0, 131.0)
     >>> dip = np.where((ts >= 115) & (ts < 126), 88.0, 96.0)     # 88 % for 11 s, back at 126
@@ -295,14 +301,15 @@ def judge(alarm_type: str, series: Mapping[str, FloatArray], alarm_ts: float, un
     post = ts > alarm_ts
     worst = value if not post.any() else float(d * max(d * value, float(np.max(d * x[post]))))
     pct = " %" if key == "spo2_pct" else ""
-    if sev >= cfg.severity_budget_seconds:
+    artefact = artefact_findings(alarm_type, feats, limit, fault_type)
+    if sev >= cfg.severity_budget_seconds and not artefact:  # signals showing artefact: wait for the hold
         secs = float(ts[post][-1] - alarm_ts) if post.any() else 0.0
         return done(True, "severe", f"{name} stayed {side} {limit:g} after the alarm (reaching "
                     f"{fmt(alarm_type, worst)}) for {secs:.0f} s: too deep for too long, forwarded")
-    complete = until_ts >= alarm_ts + hold_seconds - 1e-9
+    if complete is None:
+        complete = until_ts >= alarm_ts + hold_seconds - 1e-9
     if not complete:
         return PriorJudgement(False, False, "pending", (), out)
-    artefact = artefact_findings(alarm_type, feats, limit)
     latest = float(x[-1])
     if post.any() and not bool(beyond(alarm_type, latest, limit)):
         span = _violation_seconds(alarm_type, ts, x, alarm_ts, limit)

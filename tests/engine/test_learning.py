@@ -34,7 +34,7 @@ def numerics(eng, start, n=60, *, artefact=False, kind="spo2_low"):
         hr, pulse, spo2 = 80.0, 80.0, 97.0
         if kind == "spo2_low":
             if artefact:
-                spo2, pulse = (72.0, 45.0) if late else (97.0, 80.0)
+                spo2, pulse = (84.0, 45.0) if late else (97.0, 80.0)  # not beyond the critical bound (80 %)
             else:
                 spo2 = 97.0 - min(1.0, max(0.0, (k - (n - 45)) / 35)) * 12
         else:  # hr_high
@@ -47,6 +47,7 @@ def numerics(eng, start, n=60, *, artefact=False, kind="spo2_low"):
 def make(**cfg):
     lc = ward_model_lifecycle()
     cfg.setdefault("audit_fraction", 0.0)
+    cfg.setdefault("threshold_hold_seconds", 0.0)  # decided at the alarm: these tests are about learning
     return BedEngine(BED, EngineConfig(**cfg), LearningScorer(lc), LearningPolicy(lc)), lc
 
 
@@ -178,7 +179,9 @@ def test_prequential_ward_experiment():
     r = run_feedback_experiment(seed=0)
     print("\n" + summary(r))
     q = r.quarters
-    assert q[0].false_suppressed_pct < 60 and q[-1].false_suppressed_pct > 85  # learning the beds' artefacts
+    # learning the beds' artefacts; bed 03's probe drops take SpO2 below the 80 % critical bound, and
+    # those are forwarded whatever is learned
+    assert q[0].false_suppressed_pct < 30 and q[-1].false_suppressed_pct > 55
     assert q[-1].false_suppressed_pct > q[0].false_suppressed_pct + 30
     assert all(x.sensitivity >= 0.95 for x in q) and r.sensitivity >= 0.98
     assert r.audit_samples > 0 and r.estimate.informative
@@ -217,7 +220,7 @@ def test_a_configured_hold_waits_for_numerics_and_sees_whether_the_value_stayed(
     assert eng.feed(alarm(ts, "a1")) == []  # held: numerics after the alarm are still to come
     out = []
     for k in range(1, 11):
-        out += eng.feed(vitals(BED, ts + k, hr_bpm=80.0, pulse_bpm=80.0, spo2_pct=97.0 if k > 2 else 72.0))
+        out += eng.feed(vitals(BED, ts + k, hr_bpm=80.0, pulse_bpm=80.0, spo2_pct=97.0 if k > 2 else 84.0))
         if k < 10:
             assert not out
     d = decision(out, "a1")
@@ -227,7 +230,7 @@ def test_a_configured_hold_waits_for_numerics_and_sees_whether_the_value_stayed(
 
 def test_a_restarted_ward_resumes_from_its_signed_snapshot_and_decides_alike(tmp_path):
     key = b"ward-snapshot-key-0123456789"
-    cfg = EngineConfig(audit_fraction=0.0)
+    cfg = EngineConfig(audit_fraction=0.0, threshold_hold_seconds=0.0)
     lc = ward_model_lifecycle(key)
     ward = Ward(learning_engine_factory(cfg, lc))
     eng = ward.engine(BED)
