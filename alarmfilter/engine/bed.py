@@ -14,6 +14,7 @@ from collections import Counter, OrderedDict
 from ..events.outputs import Alert, DecisionRecord, Output, TechnicalAlarm, dead_letter
 from ..events.types import AlarmType, Decision, ReasonCode
 from ..events.wire import Alarm, Feedback, Vitals, Waveform
+from ..policy.threshold_prior import SOURCE, STALE_SECONDS, THRESHOLD_TYPES, critical_crossing
 from ..signals.numerics import fault_channel, source_channel
 from .buffers import VitalsLog, WaveformBuffer, Window
 from .config import EngineConfig
@@ -58,6 +59,7 @@ class BedEngine:
         self._forwarded: dict[str, tuple[str, float]] = {}  # alarm type -> (alarm id, ts) last forwarded
         self._raised: dict[str, list[float]] = {}  # alarm type -> recent raise times (merge window)
         self._rng = random.Random(self.config.seed ^ zlib.crc32(bed.encode()))
+        self._prior = self.config.prior_config()
 
     # -- input ---------------------------------------------------------------------------------
 
@@ -189,7 +191,9 @@ class BedEngine:
     def _decide_now(self, tracked: TrackedAlarm, until_ts: float | None = None, early: bool = False) -> list[Output]:
         alarm = tracked.alarm
         merged = self._merge_target(alarm, tracked.alarm_type)
-        if merged is not None:  # checked at decision time: alarms are decided in due order, whatever the arrival order
+        until = tracked.due_ts if until_ts is None else min(until_ts, tracked.due_ts)
+        if merged is not None and not self._critical(tracked.alarm_type, alarm.ts, until):
+            # checked at decision time: alarms are decided in due order, whatever the arrival order
             return self._decide_merged(tracked, *merged)
         assessment: Assessment | None = None
         if tracked.alarm_type is None:
@@ -197,7 +201,6 @@ class BedEngine:
         elif tracked.alarm_type.is_technical:
             verdict = Verdict(Decision.FORWARD, ReasonCode.TECHNICAL_ALARM, ["technical alarm: routed to the bedside nurse"])
         else:
-            until = tracked.due_ts if until_ts is None else min(until_ts, tracked.due_ts)
             assessment, verdict = self._assess(tracked.alarm_type, alarm, until, tracked.due_ts - alarm.ts, early)
         if verdict.decision is Decision.SUPPRESS:
             self._count_suppression(tracked.alarm_type)
@@ -287,6 +290,14 @@ class BedEngine:
         if not early:  # an early check is asked again at the decision: count once
             self.stats["fault_on_source"] += 1
         return AlarmContext(best[0], max(0.0, alarm.ts - best[1]), reraises, until_ts, hold_seconds, early)
+
+    def _critical(self, alarm_type: AlarmType | None, alarm_ts: float, until_ts: float) -> bool:
+        """A threshold alarm beyond its critical bound is never merged into an earlier one: decided afresh."""
+        if alarm_type is None or alarm_type.value not in THRESHOLD_TYPES:
+            return False
+        key = SOURCE[alarm_type.value][0]
+        series = {key: self.vitals.series(key, until_ts, until_ts - alarm_ts + STALE_SECONDS)}
+        return critical_crossing(alarm_type.value, series, alarm_ts, until_ts, self._prior) is not None
 
     def _note_raise(self, alarm: Alarm, alarm_type: AlarmType | None) -> None:
         """Recent raise times per type (bounded), for the re-raise count of later alarms."""

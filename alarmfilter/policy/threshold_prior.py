@@ -243,6 +243,30 @@ def artefact_findings(alarm_type: str, features: Mapping[str, float], limit: flo
     return out
 
 
+def critical_crossing(alarm_type: str, series: Mapping[str, FloatArray], alarm_ts: float, until_ts: float,
+                      config: PriorConfig | None = None) -> tuple[float, float] | None:
+    """(ts, value) of the first value beyond the critical bound from the alarm (its latest value)
+    up to `until_ts`, or None; every apnea alarm is critical at the alarm.
+
+    >>> ts = np.arange(0.0, 20.0)
+    >>> critical_crossing("hr_low", {"hr_bpm": np.c_[ts, np.where(ts > 12, 30.0, 45.0)]}, 10.0, 15.0)
+    (13.0, 30.0)
+    >>> critical_crossing("hr_low", {"hr_bpm": np.c_[ts, np.full(20, 45.0)]}, 10.0, 15.0) is None
+    True
+    """
+    cfg = config or PriorConfig()
+    if alarm_type in ALWAYS_CRITICAL:
+        return alarm_ts, float("nan")
+    crit = cfg.critical_bound(alarm_type)
+    s = np.asarray(series.get(SOURCE[alarm_type][0], np.empty((0, 2))), dtype=np.float64).reshape(-1, 2)
+    s = s[np.isfinite(s[:, 1]) & (s[:, 0] <= until_ts)]
+    at = np.flatnonzero((s[:, 0] <= alarm_ts) & (s[:, 0] >= alarm_ts - STALE_SECONDS))
+    since = s[:, 0] >= (s[at[-1], 0] if len(at) else alarm_ts)
+    assert crit is not None
+    hit = np.flatnonzero(since & beyond(alarm_type, s[:, 1], crit))
+    return (float(s[hit[0], 0]), float(s[hit[0], 1])) if len(hit) else None
+
+
 def judge(alarm_type: str, series: Mapping[str, FloatArray], alarm_ts: float, until_ts: float,
           hold_seconds: float, features: Mapping[str, float] | None = None,
           config: PriorConfig | None = None, *, complete: bool | None = None, fault_type: str = "") -> PriorJudgement:
@@ -281,13 +305,12 @@ def judge(alarm_type: str, series: Mapping[str, FloatArray], alarm_ts: float, un
     if alarm_type in ALWAYS_CRITICAL:
         return done(True, "critical", "apnea alarm: forwarded at once")
     assert crit is not None
-    since = ts >= (ts[at[-1]] if len(at) else alarm_ts)
-    crossed = np.flatnonzero(since & beyond(alarm_type, x, crit))
-    if len(crossed):
-        k = crossed[0]
-        when = "at the alarm" if ts[k] <= alarm_ts else f"{ts[k] - alarm_ts:.0f} s after the alarm"
+    crossed = critical_crossing(alarm_type, series, alarm_ts, until_ts, cfg)
+    if crossed is not None:
+        t_c, v_c = crossed
+        when = "at the alarm" if t_c <= alarm_ts else f"{t_c - alarm_ts:.0f} s after the alarm"
         side = "below" if d < 0 else "above"
-        return done(True, "critical", f"{fmt(alarm_type, x[k])} {when} is {side} the critical bound "
+        return done(True, "critical", f"{fmt(alarm_type, v_c)} {when} is {side} the critical bound "
                     f"{crit:g}{' %' if key == 'spo2_pct' else ''}: forwarded at once")
     if len(at) == 0:
         return done(True, "unjudged", f"no {name} value at the alarm: forwarded")
