@@ -16,7 +16,8 @@ from typing import Any
 from . import CliError
 from .replay import MeteredWard, add_metrics_options, linger, start_metrics
 
-_KEYS = ["alarms_in", "forwarded", "suppressed", "true_alarms", "false_alarms", "false_suppressed", "missed_true"]
+_KEYS = ["alarms_in", "forwarded", "suppressed", "true_alarms", "false_alarms", "false_suppressed", "missed_true",
+         "critical_forwarded", "critical_false"]
 
 
 def is_technical(alarm_type: str) -> bool:
@@ -25,6 +26,13 @@ def is_technical(alarm_type: str) -> bool:
 
     t = AlarmType.parse(alarm_type)
     return t is not None and t.is_technical
+
+
+def is_threshold(alarm_type: str) -> bool:
+    """A threshold (parameter) alarm: SpO2, HR, ABP, RR limits and apnea."""
+    from ..policy.threshold_prior import THRESHOLD_TYPES
+
+    return alarm_type in THRESHOLD_TYPES
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -115,8 +123,10 @@ def summarise(decisions: list[Any], truth: dict[str, bool]) -> dict[str, Any]:
         forwarded = d.decision == "forward"
         c["alarms_in"] += 1
         c["forwarded" if forwarded else "suppressed"] += 1
+        c["critical_forwarded"] += d.reason_code == "critical_bound"
         if actionable is False:
             c["false_alarms"] += 1
+            c["critical_false"] += d.reason_code == "critical_bound"
             c["false_suppressed"] += not forwarded
         elif actionable is True:
             c["true_alarms"] += 1
@@ -124,6 +134,7 @@ def summarise(decisions: list[Any], truth: dict[str, bool]) -> dict[str, Any]:
 
     clinical: Counter[str] = sum((c for t, c in per_type.items() if not is_technical(t)), Counter())
     technical: Counter[str] = sum((c for t, c in per_type.items() if is_technical(t)), Counter())
+    threshold: Counter[str] = sum((c for t, c in per_type.items() if is_threshold(t)), Counter())
 
     def row(c: Counter[str]) -> dict[str, Any]:
         r: dict[str, Any] = {k: int(c[k]) for k in _KEYS}
@@ -134,6 +145,7 @@ def summarise(decisions: list[Any], truth: dict[str, bool]) -> dict[str, Any]:
     return {
         "per_type": {t: row(c) for t, c in sorted(per_type.items(), key=lambda kv: (is_technical(kv[0]), kv[0]))},
         "clinical": row(clinical),
+        "threshold": row(threshold),
         "technical": row(technical),
         "total": row(clinical + technical),
     }
@@ -165,6 +177,11 @@ def print_table(summary: dict[str, Any]) -> None:
                   f"(technical alarms go to the bedside nurse and count as forwarded)")
     console.print(f"clinical false alarms suppressed: {t['false_suppressed']} of {t['false_alarms']} "
                   f"({t['false_alarm_reduction_pct']:.1f} %); missed true alarms: {t['missed_true']} of {t['true_alarms']}")
+    th = summary["threshold"]
+    console.print(f"threshold alarms (SpO2, HR, ABP, RR, apnea): false ones suppressed {th['false_suppressed']} of "
+                  f"{th['false_alarms']} ({th['false_alarm_reduction_pct']:.1f} %), missed true {th['missed_true']} of "
+                  f"{th['true_alarms']}; {th['critical_forwarded']} beyond a critical bound (every apnea included; "
+                  f"{th['critical_false']} of them false) forwarded at once")
     console.print(f"clinician labels fed back: {w['feedback_labels']}; events: {w['events']}; "
                   f"elapsed {summary['elapsed_seconds']} s")
     console.print(f"data: {summary['data']}", soft_wrap=True)

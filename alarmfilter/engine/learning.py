@@ -242,7 +242,7 @@ class LearningPolicy:
         comes first and no model, threshold or learned update can lower it."""
         prior = list(assessment.prior_reasons)
         if assessment.critical or assessment.features.get("thr_critical", 0.0) >= 1.0:
-            return Verdict(Decision.FORWARD, ReasonCode.EVIDENCE_SUPPORTS, prior)
+            return Verdict(Decision.FORWARD, ReasonCode.CRITICAL_BOUND, prior)
         thr = float(self.lifecycle.thresholds.get(alarm_type.value, 0.0))
         forward = bool(assessment.p_true >= thr)
         if forward == assessment.prior_forward:
