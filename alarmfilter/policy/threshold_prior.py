@@ -319,21 +319,23 @@ def judge(alarm_type: str, series: Mapping[str, FloatArray], alarm_ts: float, un
     if not bool(beyond(alarm_type, value, limit)):
         return done(True, "unjudged", f"{fmt(alarm_type, value)} at the alarm is within the assumed limit "
                     f"{limit:g}; the unit's own limit is unknown: forwarded")
+    if complete is None:
+        complete = until_ts >= alarm_ts + hold_seconds - 1e-9
     sev = severity_seconds(alarm_type, ts, x, alarm_ts, limit, crit)
     out["thr_severity"] = sev
     post = ts > alarm_ts
     worst = value if not post.any() else float(d * max(d * value, float(np.max(d * x[post]))))
     pct = " %" if key == "spo2_pct" else ""
     artefact = artefact_findings(alarm_type, feats, limit, fault_type)
-    if sev >= cfg.severity_budget_seconds and not artefact:  # signals showing artefact: wait for the hold
+    latest = float(x[-1])
+    still = bool(post.any()) and bool(beyond(alarm_type, latest, limit))
+    if sev >= cfg.severity_budget_seconds and not artefact and not (complete and still):
+        # (signals showing artefact: wait for the hold; at its end a lasting violation says so)
         secs = float(ts[post][-1] - alarm_ts) if post.any() else 0.0
         return done(True, "severe", f"{name} stayed {side} {limit:g} after the alarm (reaching "
                     f"{fmt(alarm_type, worst)}) for {secs:.0f} s: too deep for too long, forwarded")
-    if complete is None:
-        complete = until_ts >= alarm_ts + hold_seconds - 1e-9
     if not complete:
         return PriorJudgement(False, False, "pending", (), out)
-    latest = float(x[-1])
     if post.any() and not bool(beyond(alarm_type, latest, limit)):
         span = _violation_seconds(alarm_type, ts, x, alarm_ts, limit)
         pulses = ""

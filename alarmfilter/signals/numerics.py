@@ -168,6 +168,9 @@ def periodicity(x: FloatArray, fs_hz: float, min_bpm: float = 30.0, max_bpm: flo
     >>> q, bpm = periodicity(np.sin(2 * np.pi * 1.25 * t), 125.0)
     >>> round(q, 1), round(bpm)
     (1.0, 75)
+    >>> beats = np.zeros(1250); beats[::100] = 1.0                    # identical beats at 75 bpm
+    >>> round(periodicity(beats, 125.0)[1])
+    75
     >>> q, _ = periodicity(np.random.default_rng(0).normal(size=1250), 125.0)
     >>> q < 0.3
     True
@@ -186,7 +189,12 @@ def periodicity(x: FloatArray, fs_hz: float, min_bpm: float = 30.0, max_bpm: flo
     lo, hi = int(fs_hz * 60.0 / max_bpm), min(n - 1, int(fs_hz * 60.0 / min_bpm))
     if hi <= lo:
         return 0.0, float("nan")
-    k = lo + int(np.argmax(ac[lo:hi]))
+    seg = ac[lo:hi]
+    best = float(seg.max())
+    # the first peak nearly as high as the highest: a regular pulse also peaks at 2, 3... beats,
+    # and those sub-harmonics must not halve the rate
+    peaks = np.flatnonzero((seg[1:-1] >= seg[:-2]) & (seg[1:-1] >= seg[2:]) & (seg[1:-1] >= 0.9 * best)) + 1
+    k = lo + (int(peaks[0]) if len(peaks) else int(np.argmax(seg)))
     return float(np.clip(ac[k], 0.0, 1.0)), 60.0 * fs_hz / k
 
 
