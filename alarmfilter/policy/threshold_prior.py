@@ -288,7 +288,8 @@ def judge(alarm_type: str, series: Mapping[str, FloatArray], alarm_ts: float, un
     """
     cfg = config or PriorConfig()
     feats = dict(features or {})
-    key, d, name, _ = SOURCE[alarm_type]
+    key, d, name, unit = SOURCE[alarm_type]
+    u = f" {unit}"  # every number a nurse reads carries its unit
     limit, crit = cfg.limit(alarm_type), cfg.critical_bound(alarm_type)
     s = np.asarray(series.get(key, np.empty((0, 2))), dtype=np.float64).reshape(-1, 2)
     s = s[np.isfinite(s[:, 1]) & (s[:, 0] <= until_ts)]
@@ -311,28 +312,27 @@ def judge(alarm_type: str, series: Mapping[str, FloatArray], alarm_ts: float, un
         when = "at the alarm" if t_c <= alarm_ts else f"{t_c - alarm_ts:.0f} s after the alarm"
         side = "below" if d < 0 else "above"
         return done(True, "critical", f"{fmt(alarm_type, v_c)} {when} is {side} the critical bound "
-                    f"{crit:g}{' %' if key == 'spo2_pct' else ''}: forwarded at once")
+                    f"{crit:g}{u}: forwarded at once")
     if len(at) == 0:
         return done(True, "unjudged", f"no {name} value at the alarm: forwarded")
     value = float(x[at[-1]])
     side = "below" if d < 0 else "above"
     if not bool(beyond(alarm_type, value, limit)):
         return done(True, "unjudged", f"{fmt(alarm_type, value)} at the alarm is within the assumed limit "
-                    f"{limit:g}; the unit's own limit is unknown: forwarded")
+                    f"{limit:g}{u}; the unit's own limit is unknown: forwarded")
     if complete is None:
         complete = until_ts >= alarm_ts + hold_seconds - 1e-9
     sev = severity_seconds(alarm_type, ts, x, alarm_ts, limit, crit)
     out["thr_severity"] = sev
     post = ts > alarm_ts
     worst = value if not post.any() else float(d * max(d * value, float(np.max(d * x[post]))))
-    pct = " %" if key == "spo2_pct" else ""
     artefact = artefact_findings(alarm_type, feats, limit, fault_type)
     latest = float(x[-1])
     still = bool(post.any()) and bool(beyond(alarm_type, latest, limit))
     if sev >= cfg.severity_budget_seconds and not artefact and not (complete and still):
         # (signals showing artefact: wait for the hold; at its end a lasting violation says so)
         secs = float(ts[post][-1] - alarm_ts) if post.any() else 0.0
-        return done(True, "severe", f"{name} stayed {side} {limit:g} after the alarm (reaching "
+        return done(True, "severe", f"{name} stayed {side} {limit:g}{u} after the alarm (reaching "
                     f"{fmt(alarm_type, worst)}) for {secs:.0f} s: too deep for too long, forwarded")
     if not complete:
         return PriorJudgement(False, False, "pending", (), out)
@@ -341,16 +341,16 @@ def judge(alarm_type: str, series: Mapping[str, FloatArray], alarm_ts: float, un
         pulses = ""
         if key == "spo2_pct" and (_f(feats, "ppg_quality") or 0.0) >= PULSES_PRESENT:
             pulses = "; PPG pulses unchanged"
-        reason = (f"{name} {'dipped' if d < 0 else 'rose'} to {worst:.0f}{pct} for {span:.0f} s and recovered "
-                  f"({latest:.0f}{pct} {ts[-1] - alarm_ts:.0f} s after the alarm){pulses}")
+        reason = (f"{name} {'dipped' if d < 0 else 'rose'} to {worst:.0f}{u} for {span:.0f} s and recovered "
+                  f"({latest:.0f}{u} {ts[-1] - alarm_ts:.0f} s after the alarm){pulses}")
         return done(False, "recovered", reason, *artefact)
     if artefact:
         return done(False, "artefact", f"{fmt(alarm_type, value)} at the alarm, but " + "; ".join(artefact))
     if not post.any():
         if hold_seconds <= 0:
-            return done(True, "persisted", f"{fmt(alarm_type, value)} at the alarm, {side} {limit:g}; "
+            return done(True, "persisted", f"{fmt(alarm_type, value)} at the alarm, {side} {limit:g}{u}; "
                         "no hold configured: forwarded")
         return done(True, "unjudged", f"{fmt(alarm_type, value)} at the alarm; no {name} value came in "
                     "during the hold: forwarded")
-    return done(True, "persisted", f"{fmt(alarm_type, latest)} still {side} {limit:g} "
+    return done(True, "persisted", f"{fmt(alarm_type, latest)} still {side} {limit:g}{u} "
                 f"{ts[-1] - alarm_ts:.0f} s after the alarm: forwarded")
