@@ -177,7 +177,7 @@ class BedEngine:
         t = tracked.alarm_type
         if t is None or t.is_arrhythmia or t.is_technical or not isinstance(self.scorer, EarlyDecider):
             return False
-        if vitals_end < tracked.alarm.ts or vitals_end <= float(tracked.extra.get("checked_until", float("-inf"))):  # type: ignore[arg-type]
+        if vitals_end < tracked.alarm.ts or vitals_end <= float(tracked.extra.get("checked_until", float("-inf"))):
             return False
         tracked.extra["checked_until"] = vitals_end
         alarm, until = tracked.alarm, min(vitals_end, tracked.due_ts)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..policy.threshold_prior import CRITICAL, HOLD_SECONDS, LIMITS, SEVERITY_BUDGET_SECONDS, SOURCE, PriorConfig
+from ..policy.threshold_prior import (
+    CRITICAL,
+    HOLD_SECONDS,
+    LIMITS,
+    SEVERITY_BUDGET_SECONDS,
+    SOURCE,
+    PriorConfig,
+)
 
 #: No alarm waits longer than this for evidence, whatever the configuration says.
 HOLD_CEILING_SECONDS = 10.0

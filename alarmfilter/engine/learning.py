@@ -248,11 +248,11 @@ class LearningPolicy:
         if forward == assessment.prior_forward:
             reasons = prior
         elif forward:
-            reasons = [f"learned from this unit's labels: forwarded (score {assessment.p_true:.2f} >= {thr:.2f}); "
-                       f"the physiological prior alone would have held it", *prior]
+            reasons = [(f"learned from this unit's labels: forwarded (score {assessment.p_true:.2f} >= {thr:.2f}); "
+                       f"the physiological prior alone would have held it"), *prior]
         else:
-            reasons = [f"learned from this unit's labels: suppressed (score {assessment.p_true:.2f} < {thr:.2f}); "
-                       f"the physiological prior alone would have forwarded it", *prior]
+            reasons = [(f"learned from this unit's labels: suppressed (score {assessment.p_true:.2f} < {thr:.2f}); "
+                       f"the physiological prior alone would have forwarded it"), *prior]
         if self.lifecycle.fallen_back:
             reasons.append(f"learned model set aside, prior in use ({self.lifecycle.fallback_reason})")
         if forward:

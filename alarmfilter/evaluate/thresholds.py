@@ -118,8 +118,10 @@ def _critical_ts(alarm_type: str, stay: dict[str, FloatArray], second: int, hori
         return T0 + second
     crit = prior.critical_bound(alarm_type)
     x = stay[SOURCE[alarm_type][0]][second:horizon + 1]
+    if crit is None:
+        return None
     with np.errstate(invalid="ignore"):
-        hit = np.flatnonzero(beyond(alarm_type, x, crit)) if crit is not None else []
+        hit = np.flatnonzero(beyond(alarm_type, x, crit))
     return T0 + second + float(hit[0]) if len(hit) else None
 
 

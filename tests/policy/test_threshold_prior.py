@@ -97,7 +97,7 @@ def test_a_value_beyond_the_critical_bound_is_forwarded_at_the_alarm():
 
 def test_a_value_that_turns_critical_during_the_hold_is_forwarded_that_second():
     eng, _ = make()
-    hr = lambda dt: {"hr_bpm": 30.0 if dt >= 4 else (45.0 if dt >= -1 else 70.0), "pulse_bpm": 70.0}  # noqa: E731
+    hr = lambda dt: {"hr_bpm": 30.0 if dt >= 4 else (45.0 if dt >= -1 else 70.0), "pulse_bpm": 70.0}
     d = only(run(eng, "hr_low", hr))
     assert d.decision == Decision.FORWARD and d.decided_ts == ALARM + 4
     assert d.reasons == ["HR 30 bpm 4 s after the alarm is below the critical bound 35 bpm: forwarded at once"]
@@ -122,7 +122,7 @@ def test_a_desaturation_while_the_pleth_lost_its_pulses_is_held_as_artefact():
 
 
 def test_an_ecg_heart_rate_the_pulse_oximeter_and_arterial_line_contradict_is_a_counting_error():
-    counted = lambda dt: {"hr_bpm": 150.0 if dt >= -2 else 80.0, "pulse_bpm": 80.0}  # noqa: E731
+    counted = lambda dt: {"hr_bpm": 150.0 if dt >= -2 else 80.0, "pulse_bpm": 80.0}
     eng, _ = make()
     d = only(run(eng, "hr_high", counted, wave={"ecg_noise": True, "abp": "pulsatile"}))
     assert d.decision == Decision.SUPPRESS
@@ -159,8 +159,8 @@ def test_a_forwarded_alarm_never_claims_a_value_within_its_limit_is_beyond_it():
     eng, _ = make()
     d = only(run(eng, "hr_high", lambda dt: {"hr_bpm": 102.0, "pulse_bpm": 101.0}))
     assert d.decision == Decision.FORWARD
-    assert d.reasons == ["HR 102 bpm at the alarm is within the assumed limit 120 bpm; the unit's own limit is "
-                         "unknown: forwarded"]
+    assert d.reasons == [("HR 102 bpm at the alarm is within the assumed limit 120 bpm; the unit's own limit is "
+                         "unknown: forwarded")]
     assert not any("beyond" in r or "above" in r for r in d.reasons)
 
 
