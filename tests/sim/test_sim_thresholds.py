@@ -26,6 +26,9 @@ def test_cold_start_prior_suppresses_false_threshold_alarms_and_misses_no_true_o
           f"({100 * len(suppressed) / len(false):.0f} %); {len(critical)} beyond a critical bound "
           f"({len(false) - len(non_critical_false)} of them false), all forwarded")
     assert len(true) >= 5 and len(false) >= 20
+    told = sim.summary()["threshold"]  # the simulator reports threshold alarms apart, with their truth
+    assert told["alarms"] == len(rows) and told["actionable"] == len(true)
+    assert sum(told["by_cause"].values()) == len(rows) and told["by_cause"]["event"] == len(true)
     assert all(d.decision == "forward" for d in true)  # no true threshold alarm missed
     assert all(d.decision == "forward" and d.decided_ts <= d.alarm_ts + 1 for d in critical)
     assert all(d.reasons for d in suppressed)
