@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from alarmfilter.engine import EngineConfig
-from alarmfilter.engine.learning import learning_engine_factory, ward_model_lifecycle
+from alarmfilter.engine.factory import engine_factory
 from alarmfilter.events import Alarm, Decision, ReasonCode, Waveform
+from alarmfilter.model.loading import ward_model_lifecycle
 from alarmfilter.model.numerics_model import DEFAULT_THRESHOLD
 from tests.helpers import T0, feedback, vitals
 from tests.signals.synth import FS, beat_times, ecg, pulse
@@ -24,7 +25,7 @@ ALARM = T0 + 60.0
 def make(**cfg):
     cfg.setdefault("audit_fraction", 0.0)
     lc = ward_model_lifecycle(b"threshold-prior-test-key")
-    return learning_engine_factory(EngineConfig(**cfg), lc, budget_seconds=None)(BED), lc
+    return engine_factory(EngineConfig(**cfg), lc, learning=True, budget_seconds=None)(BED), lc
 
 
 def waves(eng, start: float, seconds: int, *, hr: float = 80.0, pleth_noise: bool = False, ecg_noise: bool = False,
