@@ -109,8 +109,8 @@ def test_technical_fault_on_the_source_sensor_is_evidence_and_reaches_the_techni
     assert [o.kind for o in tech] == ["decision", "technical"]
     d = decision(eng.feed(alarm(ts, "a1")), "a1")
     assert eng.alarms["a1"].features["fault_on_source"] == 1.0
-    assert d.decision == Decision.FORWARD  # the prior has learned no spo2_low yet: forwards
-    assert any("spo2_probe_off" in r for r in d.reasons)  # and shows the fault to the clinician
+    assert d.decision == Decision.SUPPRESS  # the physiological prior: a probe-off alarm makes the SpO2 suspect
+    assert any("spo2_probe_off" in r for r in d.reasons)  # and the reason names the fault
     # a fault on another sensor, or an old one, does not count
     ts2 = numerics(eng, ts + 200)
     eng.feed(alarm(ts2 - 1, "t2", type="leads_off", priority="technical"))
