@@ -94,7 +94,7 @@ class DriverMetrics:
         self.per_bed = per_bed
         self.m: AlarmMetrics = metrics_for(registry)
         self.counts = AuditCounts()
-        self._seen: OrderedDict[str, _Seen] = OrderedDict()
+        self._seen: OrderedDict[tuple[str, str], _Seen] = OrderedDict()  # (bed, alarm id): ids are per monitor
         self._pairs: set[tuple[str, str]] = set()
         self._beds: set[str] = set()
         self._stats_seen: dict[int, dict[str, int]] = {}  # owner (engine or model) -> last stats seen
@@ -179,7 +179,7 @@ class DriverMetrics:
                 c.suppressed += 1
             else:
                 c.forwarded += 1
-        self._seen[d.alarm_id] = _Seen(atype, prio, decision, d.audit_sample, auditable, d.alarm_ts)
+        self._seen[(d.bed, d.alarm_id)] = _Seen(atype, prio, decision, d.audit_sample, auditable, d.alarm_ts)
         if len(self._seen) > MAX_REMEMBERED_DECISIONS:
             self._seen.popitem(last=False)
 
@@ -205,7 +205,7 @@ class DriverMetrics:
         items = [feedback] if isinstance(feedback, Feedback) else feedback
         m, u, c = self.m, self.unit, self.counts
         for fb in items:
-            seen = self._seen.get(fb.alarm_id)
+            seen = self._seen.get((fb.bed, fb.alarm_id))
             actionable = "true" if fb.actionable else "false"
             if seen is None:
                 m.feedback.labels(u, UNKNOWN, UNKNOWN, UNKNOWN, "false", actionable).inc()
