@@ -15,6 +15,7 @@ from .messages import (
     Site,
     build_ack,
     build_oru_r40,
+    alert_key,
     message_control_id,
     parse_response,
 )
@@ -25,5 +26,5 @@ from .service import AlertDelivery, DeliveryOutcome, DeliveryRecord, JsonlAudit
 __all__ = [
     "AckCode", "AlertDelivery", "DeliveryConfig", "DeliveryOutcome", "DeliveryRecord", "Destination", "DiskQueue",
     "EscalationPolicy", "EscalationStep", "Escalator", "JsonlAudit", "MalformedMessage", "QueueFull", "Response",
-    "ResponseKind", "Site", "build_ack", "build_oru_r40", "message_control_id", "parse_mllp_url", "parse_response",
+    "ResponseKind", "Site", "build_ack", "alert_key", "build_oru_r40", "message_control_id", "parse_mllp_url", "parse_response",
 ]
