@@ -237,6 +237,22 @@ def test_waveform_memory_is_bounded():
     assert eng.waveforms.held_seconds <= eng.config.buffer_seconds
 
 
+def test_a_bed_past_its_sample_budget_gets_a_dead_letter_and_keeps_what_it_had():
+    eng = BedEngine("B1")
+    assert eng.feed(waveform("B1", T0, channels=("II", "V", "PLETH"), fs=250.0)) == []
+    before = eng.waveforms.end_ts
+    for ch, fs in ((("II", "V", "PLETH"), 2000.0), (tuple(f"C{i}" for i in range(16)), 500.0),
+                   (tuple(f"C{i}" for i in range(14)), 250.0)):  # 14 new + the 3 held = 17 channels
+        out = eng.feed(waveform("B1", T0 + 1, channels=ch, fs=fs))
+        assert [o.kind for o in out] == ["deadletter"] and out[0].error.startswith("bed limit"), out
+    assert eng.waveforms.end_ts == before and set(eng.waveforms._rings) == {"II", "V", "PLETH"}
+    worst = tuple(f"C{i}" for i in range(16))  # the worst accepted shape: 16 channels at 250 Hz
+    eng = BedEngine("B2")
+    assert eng.feed(waveform("B2", T0, channels=worst, fs=250.0)) == []
+    held = sum(r.nbytes for r in eng.waveforms._rings.values())
+    assert held <= eng.waveforms.max_bytes <= 1.2e6  # 4000 samples/s x 72 s x float32
+
+
 def test_event_for_other_bed_is_refused():
     eng = engine()
     assert eng.feed(alarm("B2", T0))[0].kind == "deadletter"
