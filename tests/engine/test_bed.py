@@ -223,6 +223,23 @@ def test_audit_sample_forwards_some_non_lethal_suppressions_only():
     assert decisions(out)[0].decision == "suppress"
 
 
+def test_an_alarms_audit_draw_is_its_own_whatever_was_decided_before_it():
+    def sampled(ids, bed="B1"):
+        eng = BedEngine(bed, EngineConfig(audit_fraction=0.5, merge_window_seconds=0), FixedScorer(0.1), HalfPolicy())
+        for k in range(20):
+            eng.feed(waveform(bed, T0 + k))
+        out = []
+        for i in ids:
+            out += eng.feed(alarm(bed, T0 + 20, f"x{i}", type="spo2_low", priority="medium"))
+        return {d.alarm_id for d in decisions(out) if d.audit_sample}
+
+    every = sampled(range(40))
+    assert 5 < len(every) < 35  # some are, some are not
+    assert sampled(range(1, 40, 2)) == {a for a in every if int(a[1:]) % 2}  # without the even ones
+    assert sampled(reversed(range(40))) == every  # in the reverse order
+    assert sampled(range(40), bed="B2") != every  # another bed draws its own
+
+
 def test_memory_of_decided_alarms_is_bounded():
     eng = engine(max_tracked_alarms=10)
     stream(eng, T0, 20)
