@@ -7,7 +7,14 @@ import json
 
 import pytest
 
-from alarmfilter.delivery import AckCode, AlertDelivery, JsonlAudit, alert_key, build_ack, message_control_id
+from alarmfilter.delivery import (
+    AckCode,
+    AlertDelivery,
+    JsonlAudit,
+    alert_key,
+    build_ack,
+    message_control_id,
+)
 from alarmfilter.events import Feedback
 from tests.delivery.support import (
     T0,

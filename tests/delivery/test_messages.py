@@ -10,9 +10,9 @@ from alarmfilter.delivery import (
     MalformedMessage,
     ResponseKind,
     Site,
+    alert_key,
     build_ack,
     build_oru_r40,
-    alert_key,
     message_control_id,
     parse_response,
 )
