@@ -57,17 +57,21 @@ def _describe(exc: ValidationError) -> str:
     return "invalid event: " + "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
-def nested_deeper_than(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether arrays and objects in `text` nest deeper than `limit` (brackets inside strings do
-    not count). Linear time, no recursion: safe on any input, and checked before `json.loads`.
+def nested_deeper_than(data: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether arrays and objects in `data` nest deeper than `limit` (brackets inside strings do
+    not count). Linear time, no recursion: safe on any input, and checked before any parser runs.
 
-    >>> nested_deeper_than('{"a": [1, [2]], "b": "[[[["}', limit=3), nested_deeper_than("[" * 5000)
+    >>> nested_deeper_than('{"a": [1, [2]], "b": "[[[["}', limit=3), nested_deeper_than(b"[" * 5000)
     (False, True)
     """
-    if text.count("[") + text.count("{") <= limit:
-        return False  # the common case: not even that many brackets
+    if isinstance(data, bytes):
+        if data.count(b"[") + data.count(b"{") <= limit:
+            return False  # the common case: not even that many brackets
+        data = data.decode("utf-8", "replace")
+    elif data.count("[") + data.count("{") <= limit:
+        return False
     depth = 0
-    for bracket in _BRACKET.findall(_STRING.sub("", text)):
+    for bracket in _BRACKET.findall(_STRING.sub("", data)):
         depth += 1 if bracket in "[{" else -1
         if depth > limit:
             return True
@@ -126,6 +130,8 @@ def decode_event(raw: object) -> Vitals | Waveform | Alarm | Feedback | DecodeEr
         return DecodeError(f"message value must be bytes or text, got {type(raw).__name__}")
     if len(raw) > MAX_MESSAGE_BYTES:
         return DecodeError(f"message of {len(raw)} bytes exceeds the {MAX_MESSAGE_BYTES} byte limit")
+    if nested_deeper_than(raw):  # on both paths, so a message is accepted or not whichever parses it
+        return DecodeError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     event = _fast_decode(raw)
     if event is not None:
         return event
@@ -136,8 +142,6 @@ def decode_event(raw: object) -> Vitals | Waveform | Alarm | Feedback | DecodeEr
             return DecodeError(f"value is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})")
     else:
         text = raw
-    if nested_deeper_than(text):
-        return DecodeError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         obj = json.loads(text, parse_constant=_reject_constant)
     except RecursionError:  # not reachable past json_depth; kept so no input can raise into a driver

@@ -128,7 +128,7 @@ def _decisions_in(values: list[bytes | None]) -> Iterator[tuple[str, str, str]]:
     [('B1', 'a1', 'forward')]
     """
     for value in values:
-        if not value or nested_deeper_than(value.decode("utf-8", "replace")):
+        if not value or nested_deeper_than(value):
             continue
         try:
             obj = json.loads(value)
