@@ -5,8 +5,8 @@ by event time (`BedOrderer`), remembers which alarms have a decision (so a repla
 a rebalance never decides an alarm twice), and releases a message for commit only once it is fully
 handled (`OffsetLedger`). An alarm is named by (bed, alarm id): monitors number alarms per device,
 so two beds may share an id. No message value (null, not UTF-8, too deep, too big, not an event)
-raises out of `receive`: each becomes one dead letter and its offset is committed in order. The faust app in `app.py` is a thin shell around it, so all of this is
-testable without a broker.
+raises out of `receive`: each becomes one dead letter and its offset is committed in order.
+The faust app in `app.py` is a thin shell around it, so all of this is testable without a broker.
 """
 
 from __future__ import annotations
