@@ -37,7 +37,7 @@ from ..events.types import AlarmType, Decision, ReasonCode
 from ..model.lifecycle import ModelLifecycle, sign, snapshot_key
 from ..model.loading import ward_model_lifecycle
 from .config import EngineConfig
-from .learning import LearningPolicy, LearningScorer
+from .learning import LearningPolicy
 from .scoring import Assessment, LabelledAlarm, Verdict
 
 if TYPE_CHECKING:
@@ -137,12 +137,16 @@ class Applied:
 class UnitModel:
     """One care unit's replica: the lifecycle, and the scorer and policy its beds decide with."""
 
-    def __init__(self, unit: str, lifecycle: ModelLifecycle, owner: UnitModels, hold_seconds: float) -> None:
+    def __init__(self, unit: str, lifecycle: ModelLifecycle, owner: UnitModels) -> None:
+        from .factory import (
+            scorer_and_policy,  # factory imports bed, which imports this package's learning
+        )
+
         self.unit = unit
         self.lifecycle = lifecycle
-        self.scorer = LearningScorer(lifecycle, hold_seconds=hold_seconds)
+        self.scorer, policy = scorer_and_policy(owner.config, lifecycle)  # as a single ward's engines decide
         self.scorer.publish = lambda label: owner.publish(unit, label)
-        self.policy = CatchUpPolicy(LearningPolicy(lifecycle), owner)
+        self.policy = CatchUpPolicy(policy, owner)
 
     @property
     def version(self) -> str:
@@ -190,8 +194,6 @@ class UnitModels:
         self.stats: Counter[str] = Counter()
         self._next_offset: dict[int, int] = {}  # log partition -> next offset to apply
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()  # (bed, alarm id) applied
-        max_hold = max([self.config.default_hold_seconds, *self.config.hold_seconds.values()])
-        self._hold_seconds = min(max_hold, self.config.hold_ceiling_seconds)
 
     # -- the model a bed decides with ------------------------------------------------------------
 
@@ -207,7 +209,7 @@ class UnitModels:
         if found is None:
             lifecycle = self._make_lifecycle(unit, self.key)
             lifecycle.scope = unit
-            found = self.units[unit] = UnitModel(unit, lifecycle, self, self._hold_seconds)
+            found = self.units[unit] = UnitModel(unit, lifecycle, self)
         return found
 
     def for_bed(self, bed: str) -> UnitModel:

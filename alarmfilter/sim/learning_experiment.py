@@ -192,7 +192,8 @@ def run_feedback_experiment(seed: int = 0, n_alarms: int = 1200, n_beds: int = 8
     which each worker reads to its end before deciding an alarm.
     """
     rng = random.Random(seed)
-    cfg = EngineConfig(audit_fraction=audit_fraction, seed=seed)
+    # threshold alarms decided at the alarm: this is about learning
+    cfg = EngineConfig(audit_fraction=audit_fraction, seed=seed, threshold_hold_seconds=0.0)
     replicas = [UnitModels(EXPERIMENT_KEY, config=cfg) for _ in range(workers)]
     log: list[bytes] = []
     if replicas:
@@ -205,7 +206,7 @@ def run_feedback_experiment(seed: int = 0, n_alarms: int = 1200, n_beds: int = 8
             return factories[zlib.crc32(bed.encode()) % workers](bed)
 
         def sync() -> None:
-            for r in replicas:
+            for r in replicas:  # labels go to the log in the order clinicians gave them (fed one at a time)
                 log.extend(rec.model_dump_json().encode() for rec in r.take_outbox())
             for r in replicas:
                 for offset in range(r.position.get(0, 0), len(log)):
@@ -227,7 +228,7 @@ def run_feedback_experiment(seed: int = 0, n_alarms: int = 1200, n_beds: int = 8
         while pending and pending[0][0] <= s.ts - VITALS_SECONDS:
             fb = heapq.heappop(pending)[2]
             beds[fb.bed].feed(fb)
-        sync()
+            sync()
         for ts, values in _vitals(rng, s):
             eng.feed(Vitals(schema_version=1, kind="vitals", bed=s.bed, ts=ts, values=values))
         if s.kind != "real" and s.alarm_type == "spo2_low" and rng.random() < 0.5:
@@ -246,7 +247,7 @@ def run_feedback_experiment(seed: int = 0, n_alarms: int = 1200, n_beds: int = 8
     while pending:
         fb = heapq.heappop(pending)[2]
         beds[fb.bed].feed(fb)
-    sync()
+        sync()
     stats: Counter[str] = Counter()
     for eng in beds.values():
         stats.update(eng.stats)

@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from alarmfilter.engine import EngineConfig
 from alarmfilter.engine.shared import BedUnits, UnitModels, seal_label, shared_engine_factory
 from alarmfilter.events.types import ReasonCode
 from alarmfilter.replay import Ward
@@ -20,8 +21,12 @@ BEDS_A = ["ICU1-01", "ICU1-02", "ICU1-03", "ICU1-04"]
 BEDS_B = ["ICU1-05", "ICU1-06", "ICU1-07", "ICU1-08"]
 
 
+#: threshold alarms decided at the alarm (no hold): these tests are about learning, not holds
+CONFIG = EngineConfig(threshold_hold_seconds=0.0)
+
+
 def replica(key: bytes = KEY) -> UnitModels:
-    r = UnitModels(key)
+    r = UnitModels(key, config=CONFIG)
     r.ready = True
     return r
 
@@ -76,7 +81,7 @@ def test_labels_on_worker_a_change_decisions_of_worker_b(trained: tuple[UnitMode
 
 def test_an_empty_replica_replays_the_log_to_the_same_model(trained: tuple[UnitModels, UnitModels, list[bytes]]) -> None:
     a, _b, log = trained
-    fresh = UnitModels(KEY)
+    fresh = UnitModels(KEY, config=CONFIG)
     for offset, raw in enumerate(log):
         fresh.apply(raw, 0, offset)
     assert fresh.versions() == a.versions()
@@ -86,7 +91,7 @@ def test_an_empty_replica_replays_the_log_to_the_same_model(trained: tuple[UnitM
 
 
 def test_until_the_log_is_read_decisions_forward_as_catching_up(trained: tuple[UnitModels, UnitModels, list[bytes]]) -> None:
-    fresh = UnitModels(KEY)  # ready stays False: the driver has not read the log to its end
+    fresh = UnitModels(KEY, config=CONFIG)  # ready stays False: the driver has not read the log to its end
     test = events_of(hr_alarms(BEDS_B, 6, seed=4, tag="cu", false_only=True), 4)
     out = decide(Ward(shared_engine_factory(None, fresh)), test)
     assert {(d, r) for d, _, r in out.values()} == {("forward", ReasonCode.MODEL_CATCHING_UP.value)}
