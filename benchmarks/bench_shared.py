@@ -70,6 +70,7 @@ def start_worker(s: Settings, name: str, work: Path, port: int, seed: int, audit
         "ALARMFILTER_METRICS_PORT": str(port), "ALARMFILTER_METRICS_ADDR": "127.0.0.1",
         "ALARMFILTER_DATA_DIR": str(work / name), "ALARMFILTER_SNAPSHOT_KEY": KEY,
         "ALARMFILTER_SEED": str(seed), "ALARMFILTER_AUDIT_FRACTION": str(audit),
+        "ALARMFILTER_THRESHOLD_HOLD_SECONDS": "0",  # as run_feedback_experiment: decided at the alarm
         "ALARMFILTER_SESSION_TIMEOUT_SECONDS": "6", "ALARMFILTER_REBALANCE_TIMEOUT_SECONDS": "6",
         "ALARMFILTER_HEARTBEAT_INTERVAL_SECONDS": "1", "PYTHONUNBUFFERED": "1",
     })
