@@ -142,6 +142,14 @@ class Settings(BaseSettings):
     unit: str = Field("icu", min_length=1, max_length=64, description="care unit label on metrics")
     log_level: str = "info"
 
+    # -- the alarm review station (alarmfilter review) -------------------------------------------
+    review_host: str = Field("127.0.0.1", description="address the review station listens on")
+    review_port: int = Field(8765, ge=0, le=65535)
+    review_token: SecretStr | None = Field(
+        None, description="access token of the review station (bearer, basic-auth password or ?token=); "
+        "unset = a random one, printed in the URL at start",
+    )
+
     # -- hold and safety (engine) ---------------------------------------------------------------
     hold_seconds: dict[str, float] = Field(default_factory=dict, description="per alarm type")
     default_hold_seconds: float = Field(0.0, ge=0, le=HOLD_CEILING_SECONDS)
