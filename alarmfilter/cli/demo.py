@@ -38,7 +38,25 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--hl7", metavar="mllp://HOST:PORT", default=None,
                    help="also send every forwarded alert there as HL7 ORU^R40 (IHE PCD ACM) over MLLP")
     add_metrics_options(p)
+    p.add_argument("--live", action="store_true",
+                   help="the whole stack live instead (= make live): embedded broker, two workers, the simulator "
+                        "in real time, the review station and /metrics; Ctrl-C stops everything")
+    p.add_argument("--review-port", type=int, default=8765, help="with --live: review station port (default 8765)")
+    p.add_argument("--until-done", action="store_true", help="with --live: stop when the simulator is done")
     p.set_defaults(func=run)
+
+
+def run_live(args: argparse.Namespace) -> int:
+    from ..review.live import LiveError, LiveOptions
+    from ..review.live import run_live as live
+
+    try:
+        live(LiveOptions(beds=args.beds, seconds=args.seconds, seed=args.seed, review_port=args.review_port,
+                         metrics_port=9464 if args.metrics_port is None else args.metrics_port,
+                         until_done=args.until_done))
+    except LiveError as exc:
+        raise CliError(str(exc)) from None
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.beds < 1 or args.seconds <= 0:
         raise CliError("--beds and --seconds must be positive")
+    if args.live:
+        return run_live(args)
     if args.beds > 1000:
         raise CliError("--beds: at most 1000 for the in-process demo")
     if args.data is not None and not Path(args.data).is_dir():
