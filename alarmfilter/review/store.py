@@ -231,9 +231,9 @@ class ReviewStore:
 
     def add_decision(self, d: dict[str, Any], wall_now: float | None = None) -> AlarmRecord:
         """A decision as it is on the wire (`alarm_id`, `bed`, `type`, `decision`, `score`, ...)."""
+        self._saw(str(d["bed"]), float(d["alarm_ts"]))
         rec = self._record(str(d["alarm_id"]), str(d["bed"]), str(d["type"]), str(d.get("priority", "")),
                            float(d["alarm_ts"]))
-        self._saw(rec.bed, rec.alarm_ts)
         rec.decision = str(d["decision"])
         rec.score = None if d.get("score") is None else float(d["score"])
         rec.reason_code = d.get("reason_code")
