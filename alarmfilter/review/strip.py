@@ -98,8 +98,21 @@ def _runs(finite: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
 
 
+#: Trace coordinates are integers in micrometres (a vertex per sample: integers format ~10x faster
+#: than floats); 1 um is 0.0001 mV of ECG, 0.005 mmHg of ABP.
+UNITS_PER_MM = 1000
+
+
 def _points(xs: npt.NDArray[np.float64], ys: npt.NDArray[np.float64]) -> str:
-    return " ".join(f"{a:.2f},{b:.4f}" for a, b in zip(xs.tolist(), ys.tolist()))
+    """`x y x y ...` in micrometres.
+
+    >>> _points(np.array([22.0, 22.1]), np.array([21.0, 10.99951]))
+    '22000 21000 22100 11000'
+    """
+    pts = np.empty(2 * len(xs), dtype=np.int64)
+    pts[0::2] = np.rint(xs * UNITS_PER_MM)
+    pts[1::2] = np.rint(ys * UNITS_PER_MM)
+    return " ".join(map(str, pts.tolist()))
 
 
 def render_strip(
@@ -115,7 +128,7 @@ def render_strip(
     line; data after `used_until_ts` (what the decision could not use) is on a grey background.
 
     >>> svg = render_strip({"II": [0.0, 1.0, None, 0.5]}, {"II": "mV"}, 250.0, 100.0, 100.008)
-    >>> 'points="22.00,21.0000 22.10,11.0000"' in svg, 'data-first-sample="3" points="22.30,16.0000"' in svg
+    >>> 'points="22000 21000 22100 11000"' in svg, 'data-first-sample="3" points="22300 16000"' in svg
     (True, True)
     """
     arrays = {k: np.asarray([np.nan if v is None else v for v in s] if not isinstance(s, np.ndarray) else s,
@@ -129,7 +142,8 @@ def render_strip(
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="strip" width="{width:.1f}mm" height="{height:.1f}mm" '
         f'viewBox="0 0 {width:.2f} {height:.2f}" data-fs-hz="{fs_hz:g}" data-start-ts="{start_ts!r}" '
-        f'data-alarm-ts="{alarm_ts!r}" data-mm-per-s="{MM_PER_SECOND:g}" data-x0-mm="{x0:g}" role="img" '
+        f'data-alarm-ts="{alarm_ts!r}" data-mm-per-s="{MM_PER_SECOND:g}" data-x0-mm="{x0:g}" '
+        f'data-trace-units-per-mm="{UNITS_PER_MM}" role="img" '
         f'aria-label="{html.escape(title or "strip chart")}">',
         "<defs>"
         '<pattern id="ecg-minor" width="1" height="1" patternUnits="userSpaceOnUse">'
@@ -165,14 +179,14 @@ def render_strip(
         parts.append(f'<text x="1" y="{top + 4:.2f}" font-size="3.6" font-weight="bold">{html.escape(name)}</text>'
                      f'<text x="1" y="{top + 8:.2f}" font-size="2.4" fill="#555">{html.escape(unit)}</text>'
                      f'<text x="1" y="{top + 11:.2f}" font-size="2.4" fill="#555">{html.escape(s.label)}</text>')
-        parts.append(f'<g clip-path="url(#{clip})" fill="none" stroke="#111" stroke-width="0.25" '
-                     'stroke-linejoin="round">')
+        parts.append(f'<g clip-path="url(#{clip})"><g transform="scale({1 / UNITS_PER_MM:g})" fill="none" '
+                     f'stroke="#111" stroke-width="{0.25 * UNITS_PER_MM:g}" stroke-linejoin="round">')
         idx = np.arange(len(x), dtype=np.float64)
         xs_all = x0 + idx / fs_hz * MM_PER_SECOND
         ys_all = ref_y - (x - s.ref_value) * s.mm_per_unit
         for a, b in _runs(np.isfinite(x)):
             parts.append(f'<polyline class="trace" data-first-sample="{a}" points="{_points(xs_all[a:b], ys_all[a:b])}"/>')
-        parts.append("</g></g>")
+        parts.append("</g></g></g>")
         y = top + band + 1.0
     # shading after the data the decision could use, the alarm mark, the time axis
     if used_until_ts is not None and used_until_ts < start_ts + seconds:

@@ -192,6 +192,7 @@ def test_an_alarm_page_draws_exactly_the_input_waveform(stack: dict[str, Any], b
     start = float(svg.get_attribute("data-start-ts"))
     mm_per_s = float(svg.get_attribute("data-mm-per-s"))
     x0 = float(svg.get_attribute("data-x0-mm"))
+    per_mm = float(svg.get_attribute("data-trace-units-per-mm"))
     assert start <= d["alarm_ts"] - 16.0 + 1.0 / fs, "the strip shows at least the 16 s before the alarm"
     assert browser.find_element(By.ID, "probability").text.startswith(f"{d['score']:.2f}")
     assert browser.find_element(By.ID, "model-version").text == d["model_version"]
@@ -206,15 +207,15 @@ def test_an_alarm_page_draws_exactly_the_input_waveform(stack: dict[str, Any], b
             assert per_unit == 10.0  # 10 mm/mV, whatever the signal
         drawn: dict[int, float] = {}
         for line in g.find_elements(By.CSS_SELECTOR, "polyline.trace"):
-            for pt in line.get_attribute("points").split():
-                x, y = (float(v) for v in pt.split(","))
+            v = [float(u) / per_mm for u in line.get_attribute("points").split()]
+            for x, y in zip(v[0::2], v[1::2]):
                 drawn[round((x - x0) / mm_per_s * fs)] = ref_v + (ref_y - y) / per_unit
         n = max(drawn) + 1
         sent = stack["ward"].samples(d["bed"], name, start, fs, n)
         assert sorted(drawn) == np.flatnonzero(np.isfinite(sent)).tolist(), f"{name}: drawn samples are not the sent ones"
         got = np.array([drawn[i] for i in sorted(drawn)])
         want = sent[np.isfinite(sent)]
-        tol = 0.00051 / per_unit + 1e-6 * np.abs(want)  # 4 decimals of a mm, float32 in the ring
+        tol = 0.00051 / per_unit + 1e-6 * np.abs(want)  # 1 um on the page, float32 in the ring
         assert np.all(np.abs(got - want) <= tol), f"{name}: max error {np.max(np.abs(got - want))}"
     _shot(browser, "review-alarm.png")
 

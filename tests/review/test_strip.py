@@ -17,19 +17,19 @@ def _read(svg: str) -> dict[str, dict[int, float]]:
     fs = float(re.search(r'data-fs-hz="([^"]+)"', svg).group(1))
     out: dict[str, dict[int, float]] = {}
     for g in re.finditer(r'<g class="channel" data-channel="([^"]+)".*?data-mm-per-unit="([^"]+)" '
-                         r'data-ref-value="([^"]+)" data-ref-y-mm="([^"]+)">(.*?)</g></g>', svg, re.S):
+                         r'data-ref-value="([^"]+)" data-ref-y-mm="([^"]+)">(.*?)</g></g></g>', svg, re.S):
         name, per, ref_v, ref_y, body = g.group(1), *map(float, g.group(2, 3, 4)), g.group(5)
         drawn = out.setdefault(name, {})
         for pts in re.findall(r'points="([^"]*)"', body):
-            for pt in pts.split():
-                x, y = map(float, pt.split(","))
+            v = [int(u) / 1000 for u in pts.split()]
+            for x, y in zip(v[0::2], v[1::2]):
                 drawn[round((x - x0) / MM_PER_SECOND * fs)] = ref_v + (ref_y - y) / per
     return out
 
 
 def _span_mm(svg: str, channel: str) -> float:
-    body = re.search(rf'data-channel="{channel}".*?</g></g>', svg, re.S).group(0)
-    ys = [float(p.split(",")[1]) for pts in re.findall(r'points="([^"]*)"', body) for p in pts.split()]
+    body = re.search(rf'data-channel="{channel}".*?</g></g></g>', svg, re.S).group(0)
+    ys = [int(v) / 1000 for pts in re.findall(r'points="([^"]*)"', body) for v in pts.split()[1::2]]
     return max(ys) - min(ys)
 
 
