@@ -31,7 +31,6 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)
     from ..kafka.client import TopicLayoutError, wait_for_broker
     from ..review.station import serve, station_access, station_url
 
@@ -39,13 +38,17 @@ def run(args: argparse.Namespace) -> int:
     port = settings.review_port if args.port is None else args.port
     if not 0 <= port <= 65535:
         raise CliError(f"--port {port}: not a port number")
+    _check_port(host, port)
     access, generated = station_access(settings)
 
     def ready(bound: int) -> None:
         print(f"alarm review station: {station_url(host, bound, access if generated else None)}", flush=True)
 
     async def main() -> None:
+        quiet = logging.getLogger("aiokafka")
+        quiet.setLevel(logging.CRITICAL)  # "unable to connect" while waiting: said once, below
         await wait_for_broker(settings, args.broker_wait)
+        quiet.setLevel(logging.ERROR)
         await serve(settings, access, host, port, on_ready=ready)
 
     try:
@@ -55,3 +58,15 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CliError(f"{host}:{port}: {exc.strerror or exc}") from None
     return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse a taken port in one line before connecting to anything (uvicorn would exit with a log)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as s:
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise CliError(f"{host}:{port}: {exc.strerror or exc}") from None
