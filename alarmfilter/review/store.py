@@ -157,7 +157,7 @@ class WaveformRing:
                     units[k] = c.units.get(k, "")
         out = {k: np.full(n, np.nan, dtype=np.float32) for k in names}
         for c in chunks:
-            offset = int(round((c.ts - first) * fs))
+            offset = round((c.ts - first) * fs)
             m = len(next(iter(c.signals.values())))
             lo, hi = max(0, -offset), min(m, n - offset)
             if hi <= lo:
@@ -198,8 +198,7 @@ class ReviewStore:
         self.beds.add(bed)
         if self.first_ts is None or ts < self.first_ts:
             self.first_ts = ts
-        if ts > self.clock:
-            self.clock = ts
+        self.clock = max(self.clock, ts)
 
     def add_waveform(self, w: Waveform) -> None:
         self._saw(w.bed, w.ts)

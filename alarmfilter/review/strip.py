@@ -12,6 +12,7 @@ The SVG's width and height are in millimetres, so at 100 % zoom a browser shows 
 
 from __future__ import annotations
 
+import hashlib
 import html
 import math
 from collections.abc import Mapping, Sequence
@@ -139,19 +140,19 @@ def render_strip(
     scales = {k: channel_scale(k, units.get(k, ""), a) for k, a in arrays.items()}
     height = sum(s.band_mm + 2.0 for s in scales.values()) + AXIS_MM
     x0 = LABEL_MM
+    # ids unique per strip: a page (the evaluate report) holds many, and ids are page-wide
+    uid = "s" + hashlib.blake2s(f"{title}|{start_ts!r}|{alarm_ts!r}|{list(arrays)}".encode(), digest_size=5).hexdigest()
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="strip" width="{width:.1f}mm" height="{height:.1f}mm" '
-        f'viewBox="0 0 {width:.2f} {height:.2f}" data-fs-hz="{fs_hz:g}" data-start-ts="{start_ts!r}" '
-        f'data-alarm-ts="{alarm_ts!r}" data-mm-per-s="{MM_PER_SECOND:g}" data-x0-mm="{x0:g}" '
-        f'data-trace-units-per-mm="{UNITS_PER_MM}" role="img" '
-        f'aria-label="{html.escape(title or "strip chart")}">',
-        "<defs>"
-        '<pattern id="ecg-minor" width="1" height="1" patternUnits="userSpaceOnUse">'
-        '<path d="M 1 0 L 0 0 0 1" fill="none" stroke="#f6c6c6" stroke-width="0.08"/></pattern>'
-        '<pattern id="ecg-major" width="5" height="5" patternUnits="userSpaceOnUse">'
-        '<rect width="5" height="5" fill="url(#ecg-minor)"/>'
-        '<path d="M 5 0 L 0 0 0 5" fill="none" stroke="#e58f8f" stroke-width="0.18"/></pattern>'
-        "</defs>",
+        (f'<svg xmlns="http://www.w3.org/2000/svg" class="strip" width="{width:.1f}mm" height="{height:.1f}mm" '
+         f'viewBox="0 0 {width:.2f} {height:.2f}" data-fs-hz="{fs_hz:g}" data-start-ts="{start_ts!r}" '
+         f'data-alarm-ts="{alarm_ts!r}" data-mm-per-s="{MM_PER_SECOND:g}" data-x0-mm="{x0:g}" '
+         f'data-trace-units-per-mm="{UNITS_PER_MM}" role="img" '
+         f'aria-label="{html.escape(title or "strip chart")}">'),
+        (f'<defs><pattern id="{uid}-minor" width="1" height="1" patternUnits="userSpaceOnUse">'
+         '<path d="M 1 0 L 0 0 0 1" fill="none" stroke="#f6c6c6" stroke-width="0.08"/></pattern>'
+         f'<pattern id="{uid}-grid" width="5" height="5" patternUnits="userSpaceOnUse">'
+         f'<rect width="5" height="5" fill="url(#{uid}-minor)"/>'
+         '<path d="M 5 0 L 0 0 0 5" fill="none" stroke="#e58f8f" stroke-width="0.18"/></pattern></defs>'),
         f'<rect x="0" y="0" width="{width:.2f}" height="{height:.2f}" fill="#fff"/>',
     ]
     plot_w = seconds * MM_PER_SECOND
@@ -160,7 +161,7 @@ def render_strip(
         s = scales[name]
         top, band = y + 1.0, s.band_mm
         ref_y = top + band / 2.0 if s.kind == "ecg" else top + band  # ECG about its median, others from the bottom
-        clip = f"band{i}"
+        clip = f"{uid}-band{i}"
         unit = units.get(name, "")
         parts.append(
             f'<g class="channel" data-channel="{html.escape(name)}" data-unit="{html.escape(unit)}" '
@@ -168,7 +169,7 @@ def render_strip(
             f'data-ref-y-mm="{ref_y!r}">'
             f'<clipPath id="{clip}"><rect x="{x0}" y="{top:.2f}" width="{plot_w:.2f}" height="{band:.2f}"/></clipPath>'
         )
-        fill = "url(#ecg-major)" if s.kind == "ecg" else "#fbfbfb"
+        fill = f"url(#{uid}-grid)" if s.kind == "ecg" else "#fbfbfb"
         parts.append(f'<rect x="{x0}" y="{top:.2f}" width="{plot_w:.2f}" height="{band:.2f}" fill="{fill}" '
                      'stroke="#bbb" stroke-width="0.15"/>')
         for v in s.gridlines:
@@ -197,7 +198,7 @@ def render_strip(
     parts.append(f'<line class="alarm-mark" x1="{ax:.2f}" x2="{ax:.2f}" y1="0" y2="{y + 1:.2f}" stroke="#d00" '
                  f'stroke-width="0.5"/><text x="{ax + 0.8:.2f}" y="{y + 5:.2f}" font-size="3" fill="#d00">alarm</text>')
     first = math.ceil(start_ts - alarm_ts)
-    for k in range(first, int(math.floor(start_ts + seconds - alarm_ts)) + 1):
+    for k in range(first, math.floor(start_ts + seconds - alarm_ts) + 1):
         tx = ax + k * MM_PER_SECOND
         if x0 <= tx <= x0 + plot_w and k != 0:
             parts.append(f'<line x1="{tx:.2f}" x2="{tx:.2f}" y1="{y:.2f}" y2="{y + 1.5:.2f}" stroke="#555" '

@@ -48,7 +48,7 @@ class Ward:
         out = np.full(n, np.nan)
         for e in self.events:
             if isinstance(e, Waveform) and e.bed == bed and channel in e.signals:
-                offset = int(round((e.ts - start_ts) * fs_hz))
+                offset = round((e.ts - start_ts) * fs_hz)
                 for k, v in enumerate(e.signals[channel]):
                     if 0 <= offset + k < n and v is not None:
                         out[offset + k] = v
@@ -222,7 +222,7 @@ def test_an_alarm_page_draws_exactly_the_input_waveform(stack: dict[str, Any], b
 
 def _metric(port: int, name: str) -> float:
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    return sum(float(m.group(1)) for m in re.finditer(rf"^{name}\{{[^}}]*\}} ([0-9.e+]+)$", text, re.M))
+    return sum(float(m.group(1)) for m in re.finditer(rf"^{name}\{{[^}}]*\}} ([0-9.e+]+)$", text, re.MULTILINE))
 
 
 def _feedback_events(settings: Settings, timeout_seconds: float = 5.0) -> list[dict[str, Any]]:
@@ -291,7 +291,7 @@ def test_requests_without_the_token_or_the_form_token_are_refused(stack: dict[st
     assert _status(f"{url}/alarms/{d['alarm_id']}?token=wrong") == 401
     assert _status(f"{url}/queue", headers={"Authorization": "Bearer wrong"}) == 401
     assert _status(f"{url}/queue", headers={"Authorization": f"Bearer {TOKEN}"}) == 200
-    form = f"label=actionable&csrf=forged".encode()
+    form = b"label=actionable&csrf=forged"
     assert _status(f"{url}/alarms/{d['alarm_id']}/label", form) == 401
     assert _status(f"{url}/alarms/{d['alarm_id']}/label", form,
                    {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/x-www-form-urlencoded"}) == 403

@@ -17,7 +17,7 @@ def _read(svg: str) -> dict[str, dict[int, float]]:
     fs = float(re.search(r'data-fs-hz="([^"]+)"', svg).group(1))
     out: dict[str, dict[int, float]] = {}
     for g in re.finditer(r'<g class="channel" data-channel="([^"]+)".*?data-mm-per-unit="([^"]+)" '
-                         r'data-ref-value="([^"]+)" data-ref-y-mm="([^"]+)">(.*?)</g></g></g>', svg, re.S):
+                         r'data-ref-value="([^"]+)" data-ref-y-mm="([^"]+)">(.*?)</g></g></g>', svg, re.DOTALL):
         name, per, ref_v, ref_y, body = g.group(1), *map(float, g.group(2, 3, 4)), g.group(5)
         drawn = out.setdefault(name, {})
         for pts in re.findall(r'points="([^"]*)"', body):
@@ -28,7 +28,7 @@ def _read(svg: str) -> dict[str, dict[int, float]]:
 
 
 def _span_mm(svg: str, channel: str) -> float:
-    body = re.search(rf'data-channel="{channel}".*?</g></g></g>', svg, re.S).group(0)
+    body = re.search(rf'data-channel="{channel}".*?</g></g></g>', svg, re.DOTALL).group(0)
     ys = [int(v) / 1000 for pts in re.findall(r'points="([^"]*)"', body) for v in pts.split()[1::2]]
     return max(ys) - min(ys)
 
