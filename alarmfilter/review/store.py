@@ -75,11 +75,11 @@ class AlarmRecord:
     seen_wall: float | None = None  # wall time the station read the decision
     label: Label | None = None
     note: str | None = None
+    technical: bool = False  # set once from the type: the board reads it for every alarm
 
-    @property
-    def technical(self) -> bool:
+    def __post_init__(self) -> None:
         t = AlarmType.parse(self.type)
-        return t is not None and t.is_technical
+        self.technical = t is not None and t.is_technical
 
     @property
     def held_back(self) -> bool:
@@ -115,7 +115,7 @@ class WaveformRing:
         return self.chunks[-1].end_ts if self.chunks else float("-inf")
 
     def add(self, w: Waveform) -> None:
-        signals = {k: np.array([np.nan if v is None else v for v in s], dtype=np.float32) for k, s in w.signals.items()}
+        signals = {k: np.asarray(s, dtype=np.float32) for k, s in w.signals.items()}  # None -> NaN
         chunk = _Chunk(w.ts, w.fs_hz, signals, dict(w.units))
         if self.chunks and chunk.ts < self.chunks[-1].ts:  # late chunk: keep the deque in time order
             items = sorted([*self.chunks, chunk], key=lambda c: c.ts)
@@ -321,35 +321,47 @@ class ReviewStore:
         return out
 
     def queue_size(self) -> int:
-        return sum(1 for r in self.alarms.values() if r.awaits_label)
+        n = 0
+        for r in self.alarms.values():
+            if r.label is None and r.decision is not None and (r.audit_sample or (r.decision == "suppress" and not r.technical)):
+                n += 1
+        return n
 
     def board(self, hours: float = 4.0, recent: int = 50) -> Board:
         """Per bed over the last `hours` of event time: alarms in, forwarded, held back, technical."""
         since = self.clock - hours * 3600.0
         rows: dict[str, BedRow] = {b: BedRow(b) for b in sorted(self.beds)}
         latest: deque[AlarmRecord] = deque(maxlen=recent)
-        for rec in self.alarms.values():
+        queued = 0
+        for rec in self.alarms.values():  # one pass; 50 beds x 24 h is ~9,000 alarms
+            decision = rec.decision
+            if rec.label is None and decision is not None and (
+                    rec.audit_sample or (decision == "suppress" and not rec.technical)):
+                queued += 1
             if rec.alarm_ts < since:
                 continue
-            row = rows.setdefault(rec.bed, BedRow(rec.bed))
+            row = rows.get(rec.bed)
+            if row is None:
+                row = rows[rec.bed] = BedRow(rec.bed)
             latest.append(rec)
             if rec.technical:
                 row.technical += 1
-            elif rec.decision is None:
+            elif decision is None:
                 row.undecided += 1
-            elif rec.decision == "forward":
+            elif decision == "forward":
                 row.forwarded += 1
                 row.audit += rec.audit_sample
             else:
                 row.held_back += 1
-            row.labelled += rec.label is not None
+            if rec.label is not None:
+                row.labelled += 1
         covered = self.clock - max(since, self.first_ts if self.first_ts is not None else self.clock)
         days = max(covered, 60.0) / 86_400.0  # at least a minute: a first alarm is no infinite burden
         for row in rows.values():
             row.burden_before = (row.forwarded + row.held_back + row.technical) / days
             row.burden_after = (row.forwarded + row.technical) / days
         return Board(hours=hours, covered_seconds=covered, beds=list(rows.values()),
-                     recent=list(reversed(latest)), queue_size=self.queue_size())
+                     recent=list(reversed(latest)), queue_size=queued)
 
 
 @dataclass(slots=True)

@@ -126,9 +126,10 @@ class ReviewApp:
             return resp
         return guarded
 
-    def _page(self, template: str, page: str, **context: Any) -> HTMLResponse:
+    def _page(self, template: str, page: str, queue_size: int | None = None, **context: Any) -> HTMLResponse:
+        queue_size = self.store.queue_size() if queue_size is None else queue_size
         html = self.env.get_template(template).render(
-            page=page, unit=self.unit, csrf=self.access.csrf, queue_size=self.store.queue_size(), **context)
+            page=page, unit=self.unit, csrf=self.access.csrf, queue_size=queue_size, **context)
         return HTMLResponse(html)
 
     # -- pages -----------------------------------------------------------------------------------
@@ -137,7 +138,8 @@ class ReviewApp:
         return PlainTextResponse("ok\n")
 
     async def board(self, request: Request) -> Response:
-        return self._page("board.html", "board", board=self.store.board(self.board_hours), clock=self.store.clock)
+        board = self.store.board(self.board_hours)
+        return self._page("board.html", "board", queue_size=board.queue_size, board=board, clock=self.store.clock)
 
     async def board_fragment(self, request: Request) -> Response:
         html = self.env.get_template("board_live.html").render(board=self.store.board(self.board_hours),
@@ -145,7 +147,8 @@ class ReviewApp:
         return HTMLResponse(html)
 
     async def queue(self, request: Request) -> Response:
-        return self._page("queue.html", "queue", items=self.store.queue(),
+        items = self.store.queue()
+        return self._page("queue.html", "queue", items=items,
                           labelled=request.query_params.get("labelled"))
 
     async def queue_count(self, request: Request) -> Response:
