@@ -310,7 +310,7 @@ class ReviewStore:
     def get(self, alarm_id: str) -> AlarmRecord | None:
         return self.alarms.get(alarm_id)
 
-    def queue(self, limit: int = 200) -> list[AlarmRecord]:
+    def queue(self, limit: int = 50) -> list[AlarmRecord]:
         """Alarms awaiting a label, newest first."""
         out = []
         for rec in reversed(self.alarms.values()):
@@ -361,7 +361,7 @@ class ReviewStore:
             row.burden_before = (row.forwarded + row.held_back + row.technical) / days
             row.burden_after = (row.forwarded + row.technical) / days
         return Board(hours=hours, covered_seconds=covered, beds=list(rows.values()),
-                     recent=list(reversed(latest)), queue_size=queued)
+                     recent=sorted(latest, key=lambda r: r.alarm_ts, reverse=True), queue_size=queued)
 
 
 @dataclass(slots=True)

@@ -148,7 +148,8 @@ class ReviewApp:
 
     async def queue(self, request: Request) -> Response:
         items = self.store.queue()
-        return self._page("queue.html", "queue", items=items,
+        total = self.store.queue_size()
+        return self._page("queue.html", "queue", queue_size=total, total=total, items=items,
                           labelled=request.query_params.get("labelled"))
 
     async def queue_count(self, request: Request) -> Response:
