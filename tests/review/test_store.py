@@ -54,7 +54,7 @@ def test_queue_holds_held_back_and_audit_alarms_until_labelled() -> None:
 
 def test_board_counts_per_bed_and_burden() -> None:
     store = ReviewStore()
-    store.add_alarm(alarm("B2", T0, alarm_id="pending"))
+    store.add_alarm(alarm("B2", T0 - 60, alarm_id="pending"))
     store.add_decision(_decision("x1", "B1", T0))
     store.add_decision(_decision("x2", "B1", T0 + 3600, decision="forward"))
     store.add_decision(_decision("x3", "B1", T0 + 7200, type="spo2_probe_off"))
@@ -62,7 +62,8 @@ def test_board_counts_per_bed_and_burden() -> None:
     rows = {r.bed: r for r in board.beds}
     assert (rows["B1"].held_back, rows["B1"].forwarded, rows["B1"].technical) == (1, 1, 1)
     assert rows["B2"].undecided == 1
-    assert rows["B1"].burden_before == 3 / (7200 / 86400) and rows["B1"].burden_after == 2 / (7200 / 86400)
+    days = 7260 / 86400  # from the first alarm seen (B2, a minute earlier) to the newest
+    assert rows["B1"].burden_before == 3 / days and rows["B1"].burden_after == 2 / days
     assert [r.alarm_id for r in board.recent] == ["x3", "x2", "x1", "pending"]
 
 
