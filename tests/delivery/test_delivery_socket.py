@@ -68,8 +68,7 @@ def test_receiver_down_then_up_loses_nothing_and_resends_with_the_same_control_i
         d = AlertDelivery(fast_config(port), tmp_path / "q", audit)
         stop, task = await running(d)
         ctrls = {f"a{i}": d.submit(alert(f"a{i}", ts=T0 + i)) for i in range(5)}
-        await asyncio.sleep(0.4)  # several failed connects with backoff
-        assert d.stats["connect_failures"] >= 2
+        assert await wait_for(lambda: d.stats["connect_failures"] >= 2)  # several failed connects with backoff
         assert len(d.queue) == 5
         rx = await Receiver(port=port).start()
         assert await d.drain(5)
@@ -180,7 +179,8 @@ def test_escalation_happens_in_event_time_and_stops_on_feedback(tmp_path):
         d.submit(alert("m1", ts=T0, priority="medium"))
         d.submit(alert("f1", ts=T0, priority="high"))
         assert await d.drain(5)
-        await asyncio.sleep(0.3)  # wall time passing changes nothing: only event time counts
+        # wall time passing changes nothing: only event time counts (a negative: bounded by the timeout)
+        assert not await wait_for(lambda: bool(backup.received), timeout_seconds=0.3)
         d.tick(T0 + 30.4)
         d.feedback(Feedback(schema_version=1, kind="feedback", bed="ICU1-07", ts=T0 + 20.0, alarm_id="f1",
                             actionable=True))
@@ -189,8 +189,11 @@ def test_escalation_happens_in_event_time_and_stops_on_feedback(tmp_path):
         d.tick(T0 + 30.5)  # h1's deadline: 30 s after it was forwarded
         assert await wait_for(lambda: len(backup.received) == 1)
         assert backup.alarm_ids == ["h1"] and backup.control_ids == [message_control_id("h1", 1)]
+        # the backup's ACK starts h1's next timer: wait for it to be taken in before event time moves on
+        assert await wait_for(lambda: audit.outcomes("h1") == ["queued", "accepted", "escalated", "accepted"])
         d.tick(T0 + 120.5)  # m1's deadline; h1 has no third destination
         assert await wait_for(lambda: len(backup.received) == 2)
+        assert await wait_for(lambda: audit.outcomes("h1")[-1:] == ["exhausted"])  # audited after the send
         await finish(stop, task, primary, backup)
         assert backup.alarm_ids == ["h1", "m1"]
         assert audit.outcomes("f1") == ["queued", "accepted", "acknowledged"]
@@ -209,8 +212,8 @@ def test_ora_r41_from_the_alarm_manager_acknowledges_and_is_acked(tmp_path):
         ctrl = d.submit(alert("o1", priority="high"))
         assert await d.drain(5)
         assert await wait_for(lambda: d.stats["acknowledged"] == 1)
-        d.tick(T0 + 1000)
-        await asyncio.sleep(0.1)
+        d.tick(T0 + 1000)  # past every deadline: an acknowledged alert is not escalated
+        assert not await wait_for(lambda: bool(backup.received), timeout_seconds=0.3)
         await finish(stop, task, primary, backup)
         assert backup.received == []
         # ACK and ORA^R41 may be read in one go, so their audit order is not fixed
