@@ -134,7 +134,9 @@ class Settings(BaseSettings):
 
     # -- metrics and state ----------------------------------------------------------------------
     metrics_port: int = Field(9464, ge=0, le=65535, description="0 disables the /metrics endpoint")
-    metrics_addr: str = "0.0.0.0"
+    metrics_addr: str = Field(
+        "127.0.0.1", min_length=1, description="listen address of /metrics (0.0.0.0 inside a container)"
+    )
     data_dir: Path = Field(Path("./alarmfilter-data"), description="state and model snapshots")
     snapshot_key: SecretStr | None = Field(
         None, description="signs model snapshots; set it to learn through a lifecycle with snapshots in data_dir/models"
@@ -153,6 +155,19 @@ class Settings(BaseSettings):
     # -- hold and safety (engine) ---------------------------------------------------------------
     hold_seconds: dict[str, float] = Field(default_factory=dict, description="per alarm type")
     default_hold_seconds: float = Field(0.0, ge=0, le=HOLD_CEILING_SECONDS)
+    threshold_hold_seconds: float = Field(
+        10.0, ge=0, le=HOLD_CEILING_SECONDS,
+        description="hold of SpO2/HR/ABP/RR alarms without a per-type hold (apnea is never held)",
+    )
+    threshold_limits: dict[str, float] = Field(
+        default_factory=dict, description="per threshold type: the unit's monitor limit, e.g. {\"spo2_low\": 88}",
+    )
+    critical_bounds: dict[str, float] = Field(
+        default_factory=dict, description="per threshold type: forward at once beyond this, e.g. {\"spo2_low\": 80}",
+    )
+    severity_budget_seconds: float = Field(
+        2.0, gt=0, le=HOLD_CEILING_SECONDS, description="seconds at the critical bound that forward before the hold ends",
+    )
     warmup_seconds: float = Field(8.0, ge=0)
     audit_fraction: float = Field(0.05, ge=0, le=1)
     seed: int = 0
@@ -223,6 +238,10 @@ class Settings(BaseSettings):
         return EngineConfig(
             hold_seconds=self.hold_seconds,
             default_hold_seconds=self.default_hold_seconds,
+            threshold_hold_seconds=self.threshold_hold_seconds,
+            threshold_limits=self.threshold_limits,
+            critical_bounds=self.critical_bounds,
+            severity_budget_seconds=self.severity_budget_seconds,
             warmup_seconds=self.warmup_seconds,
             audit_fraction=self.audit_fraction,
             seed=self.seed,

@@ -10,7 +10,8 @@ import importlib
 import sys
 
 #: Subcommands in the order `--help` lists them; module = name with '-' -> '_' under alarmfilter.cli.
-COMMANDS = ["demo", "replay", "data", "evaluate", "simulate", "worker", "review", "hl7-sink", "bench"]
+COMMANDS = ["demo", "replay", "data", "evaluate", "evaluate-thresholds", "simulate", "worker", "review", "hl7-sink",
+            "bench"]
 
 
 class CliError(Exception):
