@@ -190,6 +190,8 @@ class BedEngine:
             elif self._due_early(tracked, vitals_end):
                 out += self._decide_or_forward(tracked, until_ts=vitals_end, early=True)
                 self._pending.pop(alarm_id, None)
+        if out:
+            self._forget_old()  # what was held, and blocked nothing from leaving, is decided now
         return out
 
     def _due_early(self, tracked: TrackedAlarm, vitals_end: float) -> bool:
@@ -409,12 +411,16 @@ class BedEngine:
     def _forget_old(self) -> None:
         """Bounded memory: decided alarms leave after the feedback retention or past the count cap."""
         horizon = self.clock - self.config.feedback_retention_seconds
-        while self.alarms:
-            oldest = next(iter(self.alarms.values()))
-            too_many = len(self.alarms) > self.config.max_tracked_alarms
-            if oldest.state is AlarmState.PENDING or not (too_many or oldest.alarm.ts < horizon):
+        excess = len(self.alarms) - self.config.max_tracked_alarms
+        stale = []
+        for key, tracked in self.alarms.items():  # oldest first; a held alarm stays, those behind it may go
+            if excess <= 0 and tracked.alarm.ts >= horizon:
                 break
-            self.alarms.popitem(last=False)
+            if tracked.state is not AlarmState.PENDING:
+                stale.append(key)
+                excess -= 1
+        for key in stale:
+            del self.alarms[key]
 
 
 def _with_context(assessment: Assessment, context: AlarmContext) -> Assessment:
