@@ -135,6 +135,8 @@ class AlertDelivery:
         #: of an outage as in the audit; reasons are FAILURE_REASONS
         self.failures: Counter[tuple[str, str]] = Counter()
         self.last_failure: dict[str, str] = {}  # destination name -> what the last failure said
+        self.last_failure_wall: dict[str, float] = {}  # destination name -> wall time of its last failure
+        self.last_accepted_wall: dict[str, float] = {}  # destination name -> wall time it last accepted one
         self._wake = [asyncio.Event() for _ in config.destinations]
         self._by_control_id: dict[str, tuple[str, int]] = {
             m.control_id: (m.alarm_id, m.attempt) for m in self.queue.pending()}
@@ -339,6 +341,7 @@ class AlertDelivery:
         self.stats[f"ack_{resp.code.value}"] += 1
         if resp.code.accepted:
             self._error_answers.pop(item.seq, None)
+            self.last_accepted_wall[self.config.destinations[dest].name] = time.time()
             self.queue.done(item)
             self._record(item.alert, DeliveryOutcome.ACCEPTED, item.attempt, dest, item.control_id,
                          ack_code=resp.code.value, detail=resp.text)
@@ -369,6 +372,12 @@ class AlertDelivery:
         name = self.config.destinations[dest].name
         self.failures[(name, reason)] += 1
         self.last_failure[name] = f"{reason}: {detail}"[:300]
+        self.last_failure_wall[name] = time.time()
+
+    def failing(self, destination: str) -> bool:
+        """The destination's last attempt failed (nothing accepted since its last failure)."""
+        failed = self.last_failure_wall.get(destination)
+        return failed is not None and failed >= self.last_accepted_wall.get(destination, float("-inf"))
 
     def _measured_at(self, bed: str, ts: float) -> dict[str, float] | None:
         """The bed's numerics if they are recent enough to describe the alarm (never stale ones)."""

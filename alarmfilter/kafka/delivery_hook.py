@@ -215,6 +215,8 @@ class WorkerDelivery:
         if force or wall_now >= self._queue_due:
             self._queue_due = wall_now + QUEUE_METRICS_EVERY_SECONDS
             if self.metrics is not None:
+                for d in self.delivery.config.destinations:
+                    self.metrics.observe_destination(d.name, not self.delivery.failing(d.name))
                 oldest = self.delivery.queue.oldest_queued_wall()
                 self.metrics.observe_delivery_queue(len(self.delivery.queue),
                                                     None if oldest is None else wall_now - oldest)

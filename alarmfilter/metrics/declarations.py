@@ -103,6 +103,7 @@ class AlarmMetrics:
     hl7_deliveries: Counter
     hl7_delivery_failures: Counter
     hl7_queue: Gauge
+    hl7_destination_up: Gauge
     hl7_oldest_undelivered_age: Gauge
 
     @classmethod
@@ -238,6 +239,11 @@ class AlarmMetrics:
                 "Failed HL7 delivery attempts, every one (connect_failed, no_ack, malformed_ack, connection_lost, "
                 "error = AE, rejected = AR, internal), per destination.",
                 ["unit", "destination", "reason"],
+            ),
+            hl7_destination_up=gauge(
+                "hl7_destination_up",
+                "0 while a delivery destination's last attempt failed (nothing accepted since), else 1.",
+                ["unit", "destination"],
             ),
             hl7_queue=gauge("hl7_queue_messages", "HL7 messages queued on disk and not yet accepted.", ["unit"]),
             hl7_oldest_undelivered_age=gauge(

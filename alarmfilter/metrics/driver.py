@@ -374,6 +374,7 @@ class DriverMetrics:
         for dest in dests:
             for reason in reasons:
                 m.hl7_delivery_failures.labels(u, dest, reason)
+            m.hl7_destination_up.labels(u, dest).set(1)
         self.observe_delivery_queue(0, None)
 
     def observe_delivery(self, destination: str, priority: str, outcome: str) -> None:
@@ -385,6 +386,10 @@ class DriverMetrics:
         """`count` more failed delivery attempts of one destination for one reason."""
         if count > 0:
             self.m.hl7_delivery_failures.labels(self.unit, _destination_label(destination), reason).inc(count)
+
+    def observe_destination(self, destination: str, up: bool) -> None:
+        """Whether a destination's last delivery attempt succeeded."""
+        self.m.hl7_destination_up.labels(self.unit, _destination_label(destination)).set(1 if up else 0)
 
     def observe_delivery_queue(self, messages: int, oldest_age_seconds: float | None) -> None:
         """Queue depth and the age of its oldest message (None or 0 when empty)."""

@@ -249,8 +249,8 @@ def filter_health() -> dict[str, Any]:
            [(f"max(alarmfilter_hl7_oldest_undelivered_age_seconds{{{U}}})", "oldest")], w=4, unit="s")
     b.stat("Failed delivery attempts (1 h)", "Connections refused or timed out, no ACK, AE and AR answers.",
            [(f"sum(increase(alarmfilter_hl7_delivery_failures_total{{{U}}}[1h]))", "failed")], w=4, decimals=0)
-    b.stat("Accepted (1 h)", "Alert messages a receiver accepted (AA/CA).",
-           [(f'sum(increase({hl7}{{{U}, outcome="accepted"}}[1h]))', "accepted")], w=4, decimals=0)
+    b.stat("Destinations failing", "Delivery destinations whose last attempt failed (alert after 1 min).",
+           [(f"sum(1 - alarmfilter_hl7_destination_up{{{U}}})", "failing")], w=4, decimals=0)
     b.stat("Escalated (1 h)", "Alerts nobody acknowledged in time (or refused), sent to the next destination.",
            [(f'sum(increase({hl7}{{{U}, outcome="escalated"}}[1h]))', "escalated")], w=4, decimals=0)
     b.stat("High-priority alerts exhausted (24 h)", "Asystole/VF/VT alerts nobody acknowledged with no destination "
