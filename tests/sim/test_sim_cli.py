@@ -47,12 +47,26 @@ def test_simulate_user_errors_are_one_line(args: list[str], message: str, capsys
     assert message in err and len(err.splitlines()) == 1 and err.startswith("alarmfilter simulate: error:")
 
 
-def test_realtime_paces_by_event_time(tmp_path: Path, capsys) -> None:
-    started = time.monotonic()
+def test_realtime_paces_by_event_time_from_the_wall_clock(tmp_path: Path, capsys) -> None:
+    started, wall = time.monotonic(), time.time()
     assert main(["simulate", "--beds", "1", "--hours", "0.05", "--synthetic", "--realtime", "--speed", "360",
                  "--out", str(tmp_path / "e.jsonl")]) == 0
     elapsed = time.monotonic() - started
     assert elapsed >= 0.4  # 180 s of event time at 360x is 0.5 s (first event at t0)
+    capsys.readouterr()
+    # a live ward: event time starts at the wall clock (not at the fixed start of the seeded files)
+    first = json.loads((tmp_path / "e.jsonl").open().readline())
+    assert wall - 1.0 <= first["ts"] <= wall + 2.0, (first["ts"], wall)
+
+
+def test_start_ts_and_the_fixed_default(tmp_path: Path, capsys) -> None:
+    from alarmfilter.sim import SimConfig
+
+    for extra, expected in (([], SimConfig().start_ts), (["--start-ts", "1800000000"], 1_800_000_000.0)):
+        out = tmp_path / "e.jsonl"
+        assert main(["simulate", "--beds", "1", "--hours", "0.01", "--synthetic", "--out", str(out), *extra]) == 0
+        first = json.loads(out.open().readline())
+        assert expected <= first["ts"] < expected + 1.0
     capsys.readouterr()
 
 
