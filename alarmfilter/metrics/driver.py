@@ -94,7 +94,7 @@ class DriverMetrics:
     `CollectorRegistry()` in tests.
     """
 
-    def __init__(self, unit: str = "ICU", registry: CollectorRegistry = REGISTRY, per_bed: bool = False) -> None:
+    def __init__(self, unit: str = "icu", registry: CollectorRegistry = REGISTRY, per_bed: bool = False) -> None:
         self.unit = unit
         self.registry = registry
         self.per_bed = per_bed
