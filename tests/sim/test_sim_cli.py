@@ -100,3 +100,14 @@ def test_simulate_rejects_a_bad_setting_in_one_line(capsys, tmp_path: Path) -> N
     assert main(["simulate", "--bed-dispersion", "-1", "--out", str(tmp_path / "e.jsonl")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("alarmfilter simulate: error: bed_rate_dispersion") and len(err.splitlines()) == 1
+
+
+def test_demo_table_has_a_legend_and_technical_rows_carry_no_truth_counts(capsys) -> None:
+    assert main(["demo", "--seconds", "900", "--beds", "4", "--seed", "2", "--synthetic"]) == 0
+    text = capsys.readouterr().out
+    assert "columns: alarms in = " in text and "false cut = " in text and "missed true = " in text
+    technical = [line for line in text.splitlines() if "TECHNICAL (routed)" in line]
+    assert len(technical) == 1
+    cells = [c.strip() for c in technical[0].strip("│ ").split("│")]
+    assert cells[0] == "TECHNICAL (routed)" and int(cells[1]) > 0
+    assert cells[2] == "-" and cells[5] == "-" and cells[6] == "-", cells  # true, false cut, missed true
