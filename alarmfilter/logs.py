@@ -67,7 +67,8 @@ def configure_logging(level: str | int, fmt: str = "text", stream: IO[str] | Non
         raise ValueError(f"log format {fmt!r}: expected one of {', '.join(FORMATS)}")
     numeric = level if isinstance(level, int) else logging.getLevelName(str(level).upper())
     if not isinstance(numeric, int):
-        raise ValueError(f"log level {level!r}: expected debug, info, warning or error")
+        raise ValueError(  # noqa: TRY004 -- a bad setting value, reported as one line like the others
+            f"log level {level!r}: expected debug, info, warning or error")
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     handler.addFilter(_DemoteChatter(numeric))

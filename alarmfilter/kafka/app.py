@@ -135,7 +135,7 @@ class KafkaWorker:
         for save in self.save_hooks:
             try:
                 save()
-            except Exception:  # noqa: BLE001 -- one failing part must not keep the others from saving
+            except Exception:
                 log.exception("saving state at shutdown failed")
 
     async def _on_status(self) -> None:
@@ -151,8 +151,8 @@ class KafkaWorker:
         lag = f"{now - newest:.1f} s" if newest else "n/a (no events yet)"
         consumer = sum(self.core.consumer_lag(self._highwater).values())
         parts = [
-            f"status: {total} alarms decided ({self.decided['forward']} forwarded, "
-            f"{self.decided['suppress']} suppressed), {recent} since the last status",
+            (f"status: {total} alarms decided ({self.decided['forward']} forwarded, "
+             f"{self.decided['suppress']} suppressed), {recent} since the last status"),
             f"{len(self.core.beds)} beds, {sum(e.pending for e in beds)} alarms held",
             f"event lag {lag}",
             f"consumer lag {consumer} messages",
@@ -226,9 +226,9 @@ class KafkaWorker:
             fut = self.outputs[o.topic].send_soon(key=o.key, value=o.value, partition=o.partition)
             self._inflight.append(fut)
         outputs = [o.output for o in outgoing]
-        for o in outputs:
-            if isinstance(o, DecisionRecord):
-                self.decided[str(getattr(o.decision, "value", o.decision))] += 1
+        for out in outputs:
+            if isinstance(out, DecisionRecord):
+                self.decided[str(getattr(out.decision, "value", out.decision))] += 1
         if self.metrics is not None:
             self.metrics.observe(outputs, wall_now=time.time())
         for hook in self.output_hooks:
@@ -300,7 +300,6 @@ class _App(faust.App):
 # start-up chatter as "alarmfilter.kafka.app"; they keep faust's names (shown at DEBUG, see logs.py)
 _ConsumerThread.logger = faust_aiokafka.AIOKafkaConsumerThread.logger
 _Consumer.logger = faust_aiokafka.Consumer.logger
-_Transport.logger = getattr(faust_aiokafka.Transport, "logger", None) or logging.getLogger("faust.transport")
 _App.logger = faust.App.logger
 
 

@@ -49,9 +49,9 @@ def test_one_spelling_of_the_default_unit_label() -> None:
     worker = Settings.model_construct().unit
     demo = DriverMetrics.__init__.__defaults__[0]  # type: ignore[index]
     assert worker == DEFAULT_UNIT == demo == "icu"
-    replay = [a for a in _parsers(build_parser()) if a.prog.endswith(" replay")][0]
+    replay = next(a for a in _parsers(build_parser()) if a.prog.endswith(" replay"))
     assert replay.get_default("unit") == worker
-    demo_parser = [a for a in _parsers(build_parser()) if a.prog.endswith(" demo")][0]
+    demo_parser = next(a for a in _parsers(build_parser()) if a.prog.endswith(" demo"))
     assert demo_parser.get_default("unit") == worker
 
 

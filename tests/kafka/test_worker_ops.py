@@ -18,7 +18,16 @@ from alarmfilter.kafka.producer import produce_events
 from alarmfilter.settings import Settings
 
 from ..helpers import T0, alarm
-from .conftest import ALARMFILTER, EXTERNAL_ENV, REPO, Tansu, WorkerProc, read_outputs, run, worker_env
+from .conftest import (
+    ALARMFILTER,
+    EXTERNAL_ENV,
+    REPO,
+    Tansu,
+    WorkerProc,
+    read_outputs,
+    run,
+    worker_env,
+)
 from .streams import alarm_ids, ward_stream
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
