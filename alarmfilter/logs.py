@@ -18,9 +18,11 @@ lines under it, in JSON inside the one object (`exc_info`), never one token per 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
+import threading
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -28,6 +30,9 @@ FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: loggers whose INFO records are start-up and rebalance chatter: shown at DEBUG
 CHATTY_LOGGERS = ("faust", "mode", "aiokafka", "kafka")
+#: a library's warning or error repeated within this many seconds is counted, not printed again
+#: (aiokafka logs "Unable connect to node" dozens of times a second while the broker is down)
+LIBRARY_REPEAT_SECONDS = 30.0
 
 
 class _DemoteChatter(logging.Filter):
@@ -41,6 +46,34 @@ class _DemoteChatter(logging.Filter):
         if record.levelno == logging.INFO and record.name.split(".", 1)[0] in CHATTY_LOGGERS:
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
             return self.level <= logging.DEBUG
+        return True
+
+
+class _LibraryRepeats(logging.Filter):
+    """A library's warning or error (same logger and message template) shows once per
+    LIBRARY_REPEAT_SECONDS; the next one after that says how many were held back."""
+
+    def __init__(self, clock: Any = None) -> None:
+        super().__init__()
+        import time
+
+        self.clock = clock or time.monotonic
+        self._seen: dict[tuple[str, str], tuple[float, int]] = {}  # key -> (shown at, held back since)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or record.name.split(".", 1)[0] not in CHATTY_LOGGERS:
+            return True
+        key = (record.name, str(record.msg))
+        now = self.clock()
+        shown, held = self._seen.get(key, (float("-inf"), 0))
+        if now - shown < LIBRARY_REPEAT_SECONDS:
+            self._seen[key] = (shown, held + 1)
+            return False
+        if len(self._seen) > 1000:  # bounded: forget old templates
+            self._seen.clear()
+        self._seen[key] = (now, 0)
+        if held:
+            record.msg, record.args = f"{record.getMessage()} [{held} more like this held back]", None
         return True
 
 
@@ -72,8 +105,22 @@ def configure_logging(level: str | int, fmt: str = "text", stream: IO[str] | Non
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     handler.addFilter(_DemoteChatter(numeric))
+    handler.addFilter(_LibraryRepeats())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(numeric)
+    threading.excepthook = _thread_excepthook  # a dying thread's traceback goes through the same handler
+
+
+def _thread_excepthook(args: threading.ExceptHookArgs) -> None:
+    """Uncaught exceptions of threads (faust's consumer thread) as one log record, not raw stderr;
+    a cancellation while the worker stops is expected and shown at DEBUG only."""
+    if args.exc_type is SystemExit:
+        return
+    level = logging.DEBUG if args.exc_type is asyncio.CancelledError else logging.ERROR
+    name = args.thread.name if args.thread is not None else "?"
+    exc_info = (args.exc_type, args.exc_value, args.exc_traceback) if args.exc_value is not None else None
+    logging.getLogger("alarmfilter.threads").log(level, "uncaught %s in thread %s", args.exc_type.__name__, name,
+                                                 exc_info=exc_info)

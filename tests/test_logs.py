@@ -78,3 +78,41 @@ def test_the_faust_worker_leaves_logging_and_stdout_alone(tmp_path: Path, restor
     settings = Settings(_env_file=None, metrics_port=0, data_dir=tmp_path)
     worker = BoundedStopWorker(KafkaWorker(settings, engine_factory(quiet=True)), "info")
     assert not worker.redirect_stdouts and not worker.override_logging and worker.spinner is None
+
+
+def test_a_library_error_repeated_while_the_broker_is_down_shows_once_per_window(restore_root_logging) -> None:
+    from alarmfilter.logs import LIBRARY_REPEAT_SECONDS, _LibraryRepeats
+
+    now = [0.0]
+    quiet = _LibraryRepeats(clock=lambda: now[0])
+    stream = io.StringIO()
+    configure_logging("info", "text", stream=stream)
+    handler = logging.getLogger().handlers[0]
+    handler.filters = [f for f in handler.filters if not isinstance(f, _LibraryRepeats)] + [quiet]
+    lib, own = logging.getLogger("aiokafka"), logging.getLogger("alarmfilter.kafka.app")
+    for _ in range(300):  # ten seconds of "Unable connect to node" at 30 a second
+        lib.error("Unable connect to node with id %s: %s", 111, "Connect call failed")
+        own.warning("our own warnings are never held back")
+        now[0] += 1 / 30
+    now[0] = LIBRARY_REPEAT_SECONDS + 1
+    lib.error("Unable connect to node with id %s: %s", 111, "Connect call failed")
+    lines = stream.getvalue().splitlines()
+    library = [x for x in lines if "Unable connect" in x]
+    assert len(library) == 2 and "[299 more like this held back]" in library[1], library
+    assert sum("our own warnings" in x for x in lines) == 300
+
+
+def test_a_dying_thread_is_one_log_record(restore_root_logging) -> None:
+    import threading
+
+    stream = io.StringIO()
+    configure_logging("info", "json", stream=stream)
+    try:
+        t = threading.Thread(target=lambda: 1 / 0, name="consumer-thread")
+        t.start()
+        t.join()
+    finally:
+        threading.excepthook = threading.__excepthook__
+    (line,) = stream.getvalue().splitlines()
+    rec = json.loads(line)
+    assert rec["message"] == "uncaught ZeroDivisionError in thread consumer-thread" and "Traceback" in rec["exc_info"]
