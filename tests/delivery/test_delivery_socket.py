@@ -189,6 +189,9 @@ def test_escalation_happens_in_event_time_and_stops_on_feedback(tmp_path):
         d.tick(T0 + 30.5)  # h1's deadline: 30 s after it was forwarded
         assert await wait_for(lambda: len(backup.received) == 1)
         assert backup.alarm_ids == ["h1"] and backup.control_ids == [message_control_id("h1", 1)]
+        # the backup's ACK is audited a moment after it received the message: wait, or the tick below
+        # may record "exhausted" first
+        assert await wait_for(lambda: audit.outcomes("h1").count("accepted") == 2)
         d.tick(T0 + 120.5)  # m1's deadline; h1 has no third destination
         assert await wait_for(lambda: len(backup.received) == 2)
         await finish(stop, task, primary, backup)
