@@ -5,16 +5,14 @@ Used by `alarmfilter replay`, the demo, the evaluator and the tests; no broker n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self, TextIO
 
 from .engine import BedEngine
-from .events import DecodeError, InputEvent, Output, dead_letter, decode_event, encode
-
-EngineFactory = Callable[[str], BedEngine]
-
+from .engine.factory import EngineFactory
+from .events import DecodeError, InputEvent, Output, decode_event, encode
 
 #: A bed silent this long (event time) is taken as discharged or unplugged: its engine is evicted.
 BED_IDLE_EVICT_SECONDS = 3600.0
@@ -66,10 +64,7 @@ class Ward:
         event = decode_event(raw)
         if isinstance(event, DecodeError):
             return [event.to_dead_letter(raw)]
-        try:
-            return self.feed(event)
-        except Exception as exc:  # noqa: BLE001 -- last line of defence: the engine must never take the driver down
-            return [dead_letter(f"engine error ({type(exc).__name__}: {exc})", raw, event.bed)]
+        return self.feed(event)  # the engine never raises: a defect forwards the alarm or dead-letters the event
 
     def tick(self, now: float) -> list[Output]:
         return [o for eng in self.beds.values() for o in eng.tick(now)]

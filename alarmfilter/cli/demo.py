@@ -10,13 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections import Counter
 from typing import Any
 
 from . import CliError
 from .replay import MeteredWard, add_metrics_options, linger, start_metrics
-
-_KEYS = ["alarms_in", "forwarded", "suppressed", "true_alarms", "false_alarms", "false_suppressed", "missed_true"]
 
 
 def is_technical(alarm_type: str) -> bool:
@@ -108,28 +105,21 @@ def summarise(decisions: list[Any], truth: dict[str, bool]) -> dict[str, Any]:
     Technical alarms are always routed to the bedside nurse, so the clinical totals are the ones
     that say what the filter did.
     """
-    per_type: dict[str, Counter[str]] = {}
+    from ..policy.confusion import Confusion
+
+    per_type: dict[str, list[tuple[bool | None, bool]]] = {}
     for d in decisions:
-        c = per_type.setdefault(d.type, Counter())
-        actionable = truth.get(d.alarm_id)
-        forwarded = d.decision == "forward"
-        c["alarms_in"] += 1
-        c["forwarded" if forwarded else "suppressed"] += 1
-        if actionable is False:
-            c["false_alarms"] += 1
-            c["false_suppressed"] += not forwarded
-        elif actionable is True:
-            c["true_alarms"] += 1
-            c["missed_true"] += not forwarded
+        per_type.setdefault(d.type, []).append((truth.get(d.alarm_id), d.decision == "forward"))
+    clinical = [x for t, xs in per_type.items() if not is_technical(t) for x in xs]
+    technical = [x for t, xs in per_type.items() if is_technical(t) for x in xs]
 
-    clinical: Counter[str] = sum((c for t, c in per_type.items() if not is_technical(t)), Counter())
-    technical: Counter[str] = sum((c for t, c in per_type.items() if is_technical(t)), Counter())
-
-    def row(c: Counter[str]) -> dict[str, Any]:
-        r: dict[str, Any] = {k: int(c[k]) for k in _KEYS}
-        fa = c["false_alarms"]
-        r["false_alarm_reduction_pct"] = round(100.0 * c["false_suppressed"] / fa, 1) if fa else 0.0
-        return r
+    def row(decided: list[tuple[bool | None, bool]]) -> dict[str, Any]:
+        c = Confusion.of(decided)
+        forwarded = sum(f for _, f in decided)
+        return {"alarms_in": len(decided), "forwarded": forwarded, "suppressed": len(decided) - forwarded,
+                "true_alarms": c.true_alarms, "false_alarms": c.false_alarms, "false_suppressed": c.tn,
+                "missed_true": c.fn,
+                "false_alarm_reduction_pct": round(100.0 * c.tnr, 1) if c.tnr is not None else 0.0}
 
     return {
         "per_type": {t: row(c) for t, c in sorted(per_type.items(), key=lambda kv: (is_technical(kv[0]), kv[0]))},

@@ -74,11 +74,11 @@ def run(args: argparse.Namespace) -> int:
     snapshots = None
     if settings.snapshot_key is not None:
         # learn from feedback through the model lifecycle; snapshots survive restarts
-        from ..engine.learning import learning_engine_factory, ward_model_lifecycle
         from ..kafka.snapshots import SnapshotKeeper
+        from ..model.loading import ward_model_lifecycle
 
         lifecycle = ward_model_lifecycle(settings.snapshot_key.get_secret_value().encode())
-        factory = learning_engine_factory(settings.engine_config(), lifecycle)
+        factory = engine_factory(settings.engine_config(), model=lifecycle, learning=True)
         snapshots = SnapshotKeeper(lifecycle, settings.data_dir / "models")
     else:
         factory = engine_factory(settings.engine_config(), learning=True)

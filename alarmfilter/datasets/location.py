@@ -21,6 +21,8 @@ CHALLENGE_FETCHED = "challenge2015"
 #: Challenge folders, in order of preference inside one root.
 CHALLENGE_FOLDERS = (CHALLENGE, CHALLENGE_FETCHED)
 BIDMC = "bidmc-numerics"
+#: Half of the MIT-BIH Malignant Ventricular Ectopy Database (alarms built by `datasets.vfdb`).
+VFDB = "vfdb-dev"
 ENV_VAR = "ALARMFILTER_DATA_DIR"
 
 #: The checkout this module was imported from (…/alarmfilter/datasets/location.py -> repo root).

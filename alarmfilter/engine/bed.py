@@ -17,8 +17,18 @@ from ..events.wire import Alarm, Feedback, Vitals, Waveform
 from ..signals.numerics import fault_channel, source_channel
 from .buffers import VitalsLog, WaveformBuffer, Window
 from .config import EngineConfig
-from .learning import AlarmContext, ContextScorer, FeedbackLearner, LabelledAlarm
-from .scoring import NO_EVIDENCE_VERSION, Assessment, ForwardAllPolicy, Policy, Scorer, Verdict
+from .scoring import (
+    NO_EVIDENCE_VERSION,
+    AlarmContext,
+    Assessment,
+    ContextScorer,
+    FeedbackLearner,
+    ForwardAllPolicy,
+    LabelledAlarm,
+    Policy,
+    Scorer,
+    Verdict,
+)
 from .states import AlarmState, Move, TrackedAlarm
 
 Event = Vitals | Waveform | Alarm | Feedback
@@ -128,6 +138,16 @@ class BedEngine:
     def pending(self) -> int:
         return sum(1 for t in self._pending.values() if t.state is AlarmState.PENDING)
 
+    def is_pending(self, alarm_id: str) -> bool:
+        """The alarm is held, not yet decided (False once decided, or if never seen or forgotten)."""
+        tracked = self.alarms.get(alarm_id)
+        return tracked is not None and tracked.state is AlarmState.PENDING
+
+    def features_of(self, alarm_id: str) -> dict[str, float] | None:
+        """The evidence an alarm was scored on (None if it was not scored, or is forgotten)."""
+        tracked = self.alarms.get(alarm_id)
+        return dict(tracked.features) if tracked is not None and tracked.features else None
+
     # -- alarms --------------------------------------------------------------------------------
 
     def _advance(self, ts: float) -> None:
@@ -163,9 +183,17 @@ class BedEngine:
                 continue
             numerics_due = vitals_end >= tracked.due_ts and not (tracked.alarm_type and tracked.alarm_type.is_arrhythmia)
             if final or wave_end >= tracked.due_ts or numerics_due or self.clock >= tracked.deadline_ts:
-                out += self._decide_now(tracked)
-                del self._pending[alarm_id]
+                out += self._decide_or_forward(tracked)
+                self._pending.pop(alarm_id, None)
         return out
+
+    def _decide_or_forward(self, tracked: TrackedAlarm) -> list[Output]:
+        """`_decide_now`, fail-open: a defect while deciding forwards the alarm, so `tick` and `flush`
+        never raise either (`feed` catches everything else)."""
+        try:
+            return self._decide_now(tracked)
+        except Exception as exc:  # noqa: BLE001 -- fail-open: the engine never raises into a driver
+            return self._engine_error(tracked.alarm, exc)
 
     def _decide_now(self, tracked: TrackedAlarm) -> list[Output]:
         alarm = tracked.alarm

@@ -4,91 +4,26 @@ Arrhythmias are scored from waveform evidence (``signals.evidence``), threshold 
 numerics around them (``signals.numerics``); both through a ``ModelLifecycle`` that learns from
 clinician feedback, versions every decision and falls back to the prior when learning costs
 sensitivity.  The engine adds what only it knows — a technical fault active on the alarm's
-source sensor, how often the alarm was re-raised — as an `AlarmContext`.
+source sensor, how often the alarm was re-raised — as an `AlarmContext` (``engine.scoring``).
+Engines are built by ``engine.factory.engine_factory``.
 """
 
 from __future__ import annotations
 
 import math
-import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..events.types import AlarmType, Decision, ReasonCode
-from ..model import PRIOR_PATH, load_prior
-from ..model.classifier import AlarmModel
-from ..model.lifecycle import ModelLifecycle, SensitivityGuard
-from ..model.numerics_model import WardModel
+from ..model.lifecycle import ModelLifecycle
+from ..policy.floor import check_floor, forwards
 from ..policy.thresholds import decide
 from ..signals.evidence import EVIDENCE_WINDOW_SECONDS, extract_evidence
-from ..signals.numerics import BASELINE_WINDOW_SECONDS, SOURCE_KEY, FaultContext, numerics_evidence
+from ..signals.numerics import BASELINE_WINDOW_SECONDS, SOURCE_KEY, numerics_evidence
 from .buffers import FloatArray, VitalsLog, Window
-from .config import EngineConfig
-from .evidence import EVIDENCE_BUDGET_SECONDS, ExtractionWatchdog
-from .scoring import Assessment, Verdict
-
-if TYPE_CHECKING:
-    from .bed import BedEngine
+from .scoring import CONTEXT_FINDINGS, AlarmContext, Assessment, LabelledAlarm, Verdict
+from .watchdog import EVIDENCE_BUDGET_SECONDS, ExtractionWatchdog
 
 #: numerics each threshold alarm's evidence reads besides its own source
 _CROSS_KEYS = ("hr_bpm", "pulse_bpm", "abp_sys_mmhg", "abp_dia_mmhg")
-
-
-@dataclass(frozen=True, slots=True)
-class AlarmContext:
-    """What the engine knows about an alarm beyond the signals: faults and re-raises."""
-
-    fault_type: str = ""
-    fault_age_seconds: float = 0.0
-    reraise_count: int = 0
-    until_ts: float | None = None  # alarm + hold: the newest data the decision may use
-
-    @property
-    def fault(self) -> FaultContext:
-        return FaultContext(self.fault_type, self.fault_age_seconds)
-
-    def features(self) -> dict[str, float]:
-        return {"fault_on_source": 1.0 if self.fault_type else 0.0, "reraise_count": float(self.reraise_count)}
-
-    def findings(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        if self.fault_type:
-            out["fault_on_source"] = (
-                f"technical fault {self.fault_type} active on the source sensor "
-                f"(raised {self.fault_age_seconds:.0f} s before)"
-            )
-        if self.reraise_count:
-            out["reraise_count"] = f"raised {self.reraise_count} time(s) before in the merge window"
-        return out
-
-
-@runtime_checkable
-class ContextScorer(Protocol):
-    """A scorer that takes the engine's `AlarmContext` into account (optional extension)."""
-
-    def assess_in_context(self, alarm_type: AlarmType, window: Window, vitals: VitalsLog, alarm_ts: float,
-                          context: AlarmContext) -> Assessment: ...
-
-
-@dataclass(frozen=True, slots=True)
-class LabelledAlarm:
-    """A clinician label with what the engine decided, so learning can weigh audit samples."""
-
-    alarm_type: AlarmType
-    features: dict[str, float]
-    actionable: bool
-    decision: Decision
-    audit_sample: bool
-    propensity: float  # probability this alarm would have been labelled, given the decision
-
-
-@runtime_checkable
-class FeedbackLearner(Protocol):
-    """A scorer that learns from the full labelled record (optional extension of `Scorer.learn`)."""
-
-    def learn_labelled(self, label: LabelledAlarm) -> None: ...
 
 
 class LearningScorer:
@@ -172,7 +107,11 @@ class LearningScorer:
 
 
 class LearningPolicy:
-    """Forward when p >= the active model's threshold for the type; says when the prior stands in."""
+    """The safety floor first, then forward when p >= the active model's threshold for the type.
+
+    A lethal alarm the floor holds is forwarded whatever the model (prior or learned) says;
+    the model decides only among the alarms a trustworthy channel vouched against.
+    """
 
     def __init__(self, lifecycle: ModelLifecycle) -> None:
         self.lifecycle = lifecycle
@@ -180,46 +119,21 @@ class LearningPolicy:
     def decide(self, alarm_type: AlarmType, assessment: Assessment | None) -> Verdict:
         if assessment is None:
             return Verdict(Decision.FORWARD, ReasonCode.NO_SIGNAL, ["no evidence could be computed: forwarded"])
+        floor = check_floor(alarm_type.value, assessment.features, assessment.findings)
+        context = [assessment.findings[k] for k in CONTEXT_FINDINGS if k in assessment.findings]
+        if not floor.may_suppress:
+            return Verdict(Decision.FORWARD, ReasonCode.SAFETY_FLOOR, [floor.reason, *context])
         contributions = self.lifecycle.contributions_one(assessment.features, alarm_type.value)
         d = decide(alarm_type.value, assessment.p_true, self.lifecycle.thresholds, assessment.findings,
                    contributions)
+        if floor.refuted:  # the evidence alone answers; the model knows nothing the rule does not
+            return Verdict(Decision.SUPPRESS, ReasonCode.EVIDENCE_AGAINST, [floor.reason, *context])
         reasons = list(d.reasons)
         if self.lifecycle.fallen_back:
             reasons.append(f"learned model set aside, prior in use ({self.lifecycle.fallback_reason})")
-        if d.forward:
+        reasons += [c for c in context if c not in reasons]
+        if forwards(floor, assessment.p_true, d.threshold):
             return Verdict(Decision.FORWARD, ReasonCode.EVIDENCE_SUPPORTS, reasons)
+        if floor.reason and floor.reason not in reasons:
+            reasons.insert(0, floor.reason)
         return Verdict(Decision.SUPPRESS, ReasonCode.EVIDENCE_AGAINST, reasons)
-
-
-def ward_model_lifecycle(key: bytes | None = None, *, prior_path: str | Path = PRIOR_PATH,
-                         model: AlarmModel | None = None, guard: SensitivityGuard | None = None,
-                         snapshot_every_labels: int = 200,
-                         snapshot_interval_seconds: float = 3600.0) -> ModelLifecycle:
-    """An arrhythmia prior (`model`, else the shipped one) plus the uninformative-but-safe threshold-alarm prior.
-
-    ``key`` signs snapshots (from settings, e.g. ``ALARMFILTER_SNAPSHOT_KEY``); without one a
-    random key is used, so this process's snapshots cannot be restored by any other.
-    """
-    prior = WardModel(model if model is not None else load_prior(prior_path))
-    return ModelLifecycle(prior.to_dict(), WardModel.from_dict, key or secrets.token_bytes(32), guard=guard,
-                          snapshot_every_labels=snapshot_every_labels,
-                          snapshot_interval_seconds=snapshot_interval_seconds)
-
-
-def learning_engine_factory(config: EngineConfig | None = None, lifecycle: ModelLifecycle | None = None, *,
-                            learning: bool = True,
-                            budget_seconds: float | None = EVIDENCE_BUDGET_SECONDS) -> Callable[[str], BedEngine]:
-    """Engines for a ward: one scorer and policy over one lifecycle, shared by every bed."""
-    from .bed import BedEngine  # bed imports this module
-
-    cfg = config or EngineConfig()
-    lc = lifecycle or ward_model_lifecycle()
-    max_hold = max([cfg.default_hold_seconds, *cfg.hold_seconds.values()])
-    scorer = LearningScorer(lc, hold_seconds=min(max_hold, cfg.hold_ceiling_seconds), learning=learning,
-                            budget_seconds=budget_seconds)
-    policy = LearningPolicy(lc)
-
-    def make(bed: str) -> BedEngine:
-        return BedEngine(bed, cfg, scorer, policy)
-
-    return make

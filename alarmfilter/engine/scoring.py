@@ -1,15 +1,18 @@
 """What the engine asks of a scorer and a policy; both are pluggable objects passed in.
 
 The engine owns the state; a scorer turns a window of signals into p(actionable), a policy
-turns that into forward/suppress with reasons a clinician can read.
+turns that into forward/suppress with reasons a clinician can read.  What only the engine knows
+about an alarm (a fault on its sensor, re-raises) reaches a scorer as an `AlarmContext`, and a
+clinician's label as a `LabelledAlarm`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from ..events.types import AlarmType, Decision, ReasonCode
+from ..signals.numerics import FaultContext
 from .buffers import VitalsLog, Window
 
 
@@ -49,6 +52,67 @@ class Policy(Protocol):
 
 
 NO_EVIDENCE_VERSION = "no-evidence"
+
+
+#: findings that describe the alarm's circumstances rather than argue for or against it: every
+#: verdict repeats them
+CONTEXT_FINDINGS = ("fault_on_source", "reraise_count")
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmContext:
+    """What the engine knows about an alarm beyond the signals: faults and re-raises."""
+
+    fault_type: str = ""
+    fault_age_seconds: float = 0.0
+    reraise_count: int = 0
+    until_ts: float | None = None  # alarm + hold: the newest data the decision may use
+
+    @property
+    def fault(self) -> FaultContext:
+        return FaultContext(self.fault_type, self.fault_age_seconds)
+
+    def features(self) -> dict[str, float]:
+        return {"fault_on_source": 1.0 if self.fault_type else 0.0, "reraise_count": float(self.reraise_count)}
+
+    def findings(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.fault_type:
+            out["fault_on_source"] = (
+                f"technical fault {self.fault_type} active on the source sensor "
+                f"(raised {self.fault_age_seconds:.0f} s before)"
+            )
+        if self.reraise_count:
+            out["reraise_count"] = f"raised {self.reraise_count} time(s) before in the merge window"
+        return out
+
+
+@runtime_checkable
+class ContextScorer(Protocol):
+    """A scorer that takes the engine's `AlarmContext` into account (optional extension)."""
+
+    def assess_in_context(self, alarm_type: AlarmType, window: Window, vitals: VitalsLog, alarm_ts: float,
+                          context: AlarmContext) -> Assessment: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledAlarm:
+    """A clinician label with what the engine decided, so learning can weigh audit samples."""
+
+    alarm_type: AlarmType
+    features: dict[str, float]
+    actionable: bool
+    decision: Decision
+    audit_sample: bool
+    propensity: float  # probability this alarm would have been labelled, given the decision
+
+
+@runtime_checkable
+class FeedbackLearner(Protocol):
+    """A scorer that learns from the full labelled record (optional extension of `Scorer.learn`)."""
+
+    def learn_labelled(self, label: LabelledAlarm) -> None: ...
+
 
 
 class ForwardAllPolicy:

@@ -1,8 +1,7 @@
-"""Confusion counts and the challenge score, per alarm type and overall.
+"""An evaluation run's figures per alarm type and overall, as JSON and table rows.
 
-Positive = a true (actionable) alarm; a positive that is forwarded is a TP. Unlabelled records
-are counted as decided but not scored. Score = (TP + TN) / (TP + TN + FP + 5 FN), the
-PhysioNet/CinC 2015 challenge score (Clifford et al. 2015), as a fraction.
+The counts and the score are `policy.confusion.Confusion`'s (positive = a true alarm forwarded;
+unlabelled records decided but not scored; the PhysioNet/CinC 2015 challenge score as a fraction).
 """
 
 from __future__ import annotations
@@ -12,36 +11,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..events.types import ARRHYTHMIA_ORDER as TYPE_ORDER
-from ..events.types import challenge_score
+from ..policy.confusion import Confusion as Counts
 from .runner import Outcome
 
 
 @dataclass(frozen=True)
-class Confusion:
-    tp: int = 0
-    fn: int = 0
-    tn: int = 0
-    fp: int = 0
-    unlabelled: int = 0
+class Confusion(Counts):
+    """The shared counts plus what only an evaluation run has: unreadable records and audit samples."""
+
     errors: int = 0
     audit_samples: int = 0
 
     @property
-    def tpr(self) -> float | None:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
-
-    @property
-    def tnr(self) -> float | None:
-        return self.tn / (self.tn + self.fp) if self.tn + self.fp else None
-
-    @property
     def score(self) -> float | None:
-        """Challenge score.
+        """Challenge score, rounded for the JSON.
 
         >>> Confusion(tp=9, fn=1, tn=5, fp=5).score  # 14 / (14 + 5 + 5)
         0.583333
         """
-        score = challenge_score(self.tp, self.fn, self.tn, self.fp)
+        score = super().score
         return round(score, 6) if score is not None else None
 
     @property
@@ -56,24 +44,17 @@ class Confusion:
             "alarms": self.alarms, "TP": self.tp, "FN": self.fn, "TN": self.tn, "FP": self.fp,
             "TPR": r(self.tpr), "TNR": r(self.tnr), "score": r(self.score),
             "false_alarms_suppressed_pct": None if self.tnr is None else round(100.0 * self.tnr, 1),
+            "true_alarms": self.tp + self.fn, "true_forwarded": self.tp,
+            "false_alarms": self.tn + self.fp, "false_suppressed": self.tn,
             "unlabelled": self.unlabelled, "record_errors": self.errors, "audit_samples": self.audit_samples,
         }
 
 
 def confusion(outcomes: Iterable[Outcome]) -> Confusion:
-    tp = fn = tn = fp = unl = err = aud = 0
-    for o in outcomes:
-        err += o.error is not None
-        aud += o.audit_sample
-        if o.label is None:
-            unl += 1
-        elif o.label:
-            tp += o.forwarded
-            fn += not o.forwarded
-        else:
-            fp += o.forwarded
-            tn += not o.forwarded
-    return Confusion(tp, fn, tn, fp, unl, err, aud)
+    outcomes = list(outcomes)
+    c = Counts.of((o.label, o.forwarded) for o in outcomes)
+    return Confusion(c.tp, c.fn, c.tn, c.fp, c.unlabelled, sum(o.error is not None for o in outcomes),
+                     sum(bool(o.audit_sample) for o in outcomes))
 
 
 def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
@@ -87,7 +68,7 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
 
 
 def format_table(results: dict[str, dict[str, Any]]) -> list[list[str]]:
-    """Rows (variant, type, TP, FN, TN, FP, TPR, TNR, score, suppressed %) for a text table."""
+    """Rows (variant, type, TP, FN, TN, FP, TPR, TNR, score, suppressed %, true forwarded) for a text table."""
 
     def f(x: float | None, nd: int = 3) -> str:
         return "-" if x is None else f"{x:.{nd}f}"
@@ -97,5 +78,6 @@ def format_table(results: dict[str, dict[str, Any]]) -> list[list[str]]:
         items = [*summary["per_type"].items(), ("overall", summary["overall"])]
         for t, c in items:
             rows.append([variant, t, str(c["TP"]), str(c["FN"]), str(c["TN"]), str(c["FP"]),
-                         f(c["TPR"]), f(c["TNR"]), f(c["score"]), f(c["false_alarms_suppressed_pct"], 1)])
+                         f(c["TPR"]), f(c["TNR"]), f(c["score"]), f(c["false_alarms_suppressed_pct"], 1),
+                         f"{c['TP']}/{c['TP'] + c['FN']}"])
     return rows

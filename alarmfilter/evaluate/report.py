@@ -12,10 +12,10 @@ import random
 from pathlib import Path
 
 from ..datasets.challenge import ALARM_TIME_SECONDS, RecordError, load_record
-from ..engine.prequential import run_feedback_experiment, summary
+from ..sim.learning_experiment import run_feedback_experiment, summary
 from . import figures
 from .metrics import format_table, summarise
-from .runner import Outcome
+from .runner import Outcome, alarm_seconds
 from .session import FILTER, FILTER_FROZEN, Evaluation
 
 #: suppressed alarms drawn (seeded) for strip charts, besides every missed true alarm
@@ -28,6 +28,12 @@ Cardiology Challenge 2015: reducing false arrhythmia alarms in the ICU. Computin
 and PhysioNet (Goldberger A.L. et al. Circulation 2000;101(23):e215-e220). Open Data Commons
 Attribution License v1.0. The development folder is a stratified 40 % subset of the
 challenge training set; the rest is held back for independent evaluation."""
+
+VFDB_CITATION = """Data: MIT-BIH Malignant Ventricular Ectopy Database (Greenwald S.D. The development and analysis
+of a ventricular fibrillation detector. M.S. thesis, MIT Dept. of Electrical Engineering and Computer Science,
+1986), from PhysioBank, PhysioToolkit and PhysioNet (Goldberger A.L. et al. Circulation 2000;101(23):e215-e220).
+Open Data Commons Attribution License v1.0. Alarms are built from the rhythm annotations (the protocol in
+datasets/vfdb.py): no monitor raised them, and the records hold ECG only."""
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 7px;text-align:right}
@@ -42,7 +48,8 @@ def _img(data: bytes, alt: str) -> str:
 def _table(ev: Evaluation) -> str:
     results = {name: summarise(outs) for name, outs in ev.outcomes.items()}
     head = "".join(f"<th>{h}</th>" for h in
-                   ["variant", "type", "TP", "FN", "TN", "FP", "TPR", "TNR", "score", "false alarms suppressed %"])
+                   ["variant", "type", "TP", "FN", "TN", "FP", "TPR", "TNR", "score", "false alarms suppressed %",
+                    "true alarms forwarded"])
     rows = []
     for r in format_table(results):
         cls = ' class="overall"' if r[1] == "overall" else ""
@@ -56,11 +63,19 @@ def _strip(ev: Evaluation, o: Outcome, what: str) -> str:
     score = "-" if o.score is None else f"{o.score:.3f}"
     head = (f"<h4>{html.escape(what)}: {html.escape(o.record)} ({html.escape(o.alarm_type)}), "
             f"score {score}, {'forwarded' if o.forwarded else 'suppressed'}</h4><ul>{reasons}</ul>")
-    try:
-        signals, units, fs_hz, _, _ = load_record(path, until_alarm=False)
-    except RecordError as exc:
-        return f'<div class="chart">{head}<p>{html.escape(str(exc))}</p></div>'
-    png = figures.strip_chart(signals, units, fs_hz, ALARM_TIME_SECONDS, ev.options.hold_seconds,
+    source = ev.options.source()
+    alarm_s = ALARM_TIME_SECONDS
+    if source.vfdb_leads:  # an alarm cut from a long recording: it ends at its alarm
+        rec = source.load_group([o.record], None)[0]
+        if isinstance(rec, Outcome):
+            return f'<div class="chart">{head}<p>{html.escape(rec.error or "")}</p></div>'
+        signals, units, fs_hz, alarm_s = rec.signals, rec.units, rec.fs_hz, alarm_seconds(rec)
+    else:
+        try:
+            signals, units, fs_hz, _, _ = load_record(path, until_alarm=False)
+        except RecordError as exc:
+            return f'<div class="chart">{head}<p>{html.escape(str(exc))}</p></div>'
+    png = figures.strip_chart(signals, units, fs_hz, alarm_s, ev.options.hold_seconds,
                               f"{o.record} {o.alarm_type}, label {'true' if o.label else 'false'} alarm")
     return f'<div class="chart">{head}{_img(png, o.record)}</div>'
 
@@ -120,7 +135,8 @@ def render(ev: Evaluation) -> str:
     parts += [_strip(ev, x, "missed true alarm") for x in missed] or ["<p>None.</p>"]
     parts.append(f"<h2>Suppressed alarms: {len(sample)} of {len(suppressed)}, drawn at random</h2>")
     parts += [_strip(ev, x, "suppressed") for x in sample] or ["<p>None.</p>"]
-    parts += ["<h2>Data</h2>", f"<p class='note'>{html.escape(CITATION)}</p>", "</body></html>"]
+    citation = VFDB_CITATION if o.source().vfdb_leads else CITATION
+    parts += ["<h2>Data</h2>", f"<p class='note'>{html.escape(citation)}</p>", "</body></html>"]
     return "\n".join(parts)
 
 

@@ -11,11 +11,11 @@ from enum import Enum
 from typing import Any
 
 from ..engine import BedEngine, EngineConfig
-from ..engine.evidence import model_from_dict
-from ..engine.learning import LearningScorer, learning_engine_factory, ward_model_lifecycle
+from ..engine.factory import EngineFactory, engine_factory
+from ..engine.learning import LearningScorer
 from ..model.classifier import AlarmModel
 from ..model.lifecycle import ModelLifecycle
-from ..replay import EngineFactory
+from ..model.loading import model_from_dict
 from .baselines import MonitorDelayPolicy, MonitorDelayScorer
 
 #: default annunciation delay of the monitor baseline: the engine's hold ceiling
@@ -56,10 +56,7 @@ class Variant:
             scorer, policy = MonitorDelayScorer(self.delay_seconds), MonitorDelayPolicy(self.delay_seconds)
             return lambda bed: BedEngine(bed, cfg, scorer, policy)
         model = model if model is not None else (self.model() if self.kind is Kind.FILTER else None)
-        if model is None:  # forward-all, or a filter without a usable model: evidence-free
-            return lambda bed: BedEngine(bed, cfg)
-        lifecycle = model if isinstance(model, ModelLifecycle) else ward_model_lifecycle(model=model)
-        return learning_engine_factory(cfg, lifecycle, learning=learning)
+        return engine_factory(cfg, model, learning=learning)  # no model (forward-all): evidence-free
 
     @property
     def context_seconds(self) -> float:

@@ -94,6 +94,7 @@ class ReasonCode(str, Enum):
 
     EVIDENCE_SUPPORTS = "evidence_supports"
     EVIDENCE_AGAINST = "evidence_against"
+    SAFETY_FLOOR = "safety_floor"
     NO_EVIDENCE_POLICY = "no_evidence_policy"
     AUDIT_SAMPLE = "audit_sample"
     TECHNICAL_ALARM = "technical_alarm"

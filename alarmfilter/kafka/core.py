@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine import BedEngine
-from ..engine.states import AlarmState
+from ..engine.factory import EngineFactory
 from ..events import (
     Alarm,
     DecisionRecord,
@@ -25,15 +25,12 @@ from ..events import (
     Output,
     Vitals,
     Waveform,
-    dead_letter,
     decode_event,
     encode,
 )
 from ..replay import BED_IDLE_EVICT_SECONDS
 from ..settings import Settings, Topics
 from .ordering import BedOrderer, LedgerEntry, OffsetLedger, stream_progress
-
-EngineFactory = Callable[[str], BedEngine]
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,10 +186,7 @@ class WorkerCore:
             eng = self.beds.get(bed)
             if eng is None:
                 eng = self.beds[bed] = self.engine_factory(bed)
-            try:
-                eng.feed(event)
-            except Exception:  # noqa: BLE001 -- history is best effort; the live stream decides
-                self.stats["warm_up_errors"] += 1
+            eng.feed(event)  # never raises; history is best effort, the live stream decides
             self._bed_partition[bed] = partition
             end = event.ts + (event.duration_seconds if isinstance(event, Waveform) else 0.0)
             self._last_seen[bed] = (max(end, self._last_seen.get(bed, (end, 0.0))[0]), wall_now)
@@ -244,13 +238,8 @@ class WorkerCore:
             OffsetLedger.finish(held.entry)
             if isinstance(event, Feedback) and self.on_feedback is not None:
                 self.on_feedback(event)
-        try:
-            outputs = eng.feed(event)
-        except Exception as exc:  # noqa: BLE001 -- last line of defence: the engine must never take the worker down
-            self.stats["engine_errors"] += 1
-            outputs = [dead_letter(f"engine error ({type(exc).__name__}: {exc})", encode(event), event.bed)]
-        routed = self._route(outputs, held.partition)
-        if isinstance(event, Alarm) and event.alarm_id in self._waiting and not _is_pending(eng, event.alarm_id):
+        routed = self._route(eng.feed(event), held.partition)  # the engine never raises (fail-open)
+        if isinstance(event, Alarm) and event.alarm_id in self._waiting and not eng.is_pending(event.alarm_id):
             self._finish_alarm(event.alarm_id)  # a duplicate of a decided alarm, or the engine failed
         return routed
 
@@ -276,8 +265,3 @@ class WorkerCore:
 
     def _outgoing(self, o: Output, partition: int) -> Outgoing:
         return Outgoing(self.topics.for_kind(o.kind), o.key.encode(), encode(o).encode(), partition, o)
-
-
-def _is_pending(eng: BedEngine, alarm_id: str) -> bool:
-    tracked = eng.alarms.get(alarm_id)
-    return tracked is not None and tracked.state is AlarmState.PENDING

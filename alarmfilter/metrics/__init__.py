@@ -13,7 +13,6 @@ from prometheus_client import REGISTRY
 
 from .declarations import NAMESPACE, AlarmMetrics, DeadLetterReason, metrics_for
 from .driver import DriverMetrics, priority_label, type_label
-from .estimates import AuditCounts, wilson_interval
 
 #: The module-level metric set on the default registry, exported by every driver.
 METRICS: AlarmMetrics = metrics_for(REGISTRY)
@@ -57,6 +56,5 @@ __all__ = [
     "FEEDBACK", "HL7_DELIVERIES", "HL7_DELIVERY_FAILURES", "HL7_DESTINATION_UP", "HL7_OLDEST_UNDELIVERED_AGE", "HL7_QUEUE",
     "LAST_EVENT_TS", "METRICS", "MODEL_FALLBACKS", "MODEL_INFO", "MODEL_PRIOR_FALLBACK",
     "MODEL_SNAPSHOT_TS", "NAMESPACE", "OUTPUTS", "PENDING_ALARMS", "TECHNICAL_ALARMS",
-    "AlarmMetrics", "AuditCounts", "DeadLetterReason", "DriverMetrics", "metrics_for", "priority_label",
-    "type_label", "wilson_interval",
+    "AlarmMetrics", "DeadLetterReason", "DriverMetrics", "metrics_for", "priority_label", "type_label",
 ]

@@ -1,16 +1,16 @@
 """DriverMetrics: what a driver calls to turn engine outputs into Prometheus metrics.
 
 Drivers (Kafka worker, replay, demo) own one per process and unit. It reads only
-outputs, engine `stats` and feedback events; the engine never imports it.
+outputs, engine `stats` and feedback events; the engine never imports it. The join of late
+labels to decisions and the running estimates are `policy.estimates`; this module writes them.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Gauge
@@ -19,16 +19,14 @@ from ..events.outputs import Alert, DeadLetter, DecisionRecord, Output, Technica
 from ..events.types import FAIL_OPEN_CODES, AlarmType, Decision, Priority, ReasonCode
 from ..events.wire import Feedback
 from ..policy.audit import STAT_POPULATION, estimate_from_stats
+from ..policy.estimates import AuditCounts, FeedbackJoin
 from .declarations import AlarmMetrics, DeadLetterReason, metrics_for
-from .estimates import AuditCounts
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
     from ..engine import BedEngine
 
-#: Decisions remembered to join late feedback with (about 100 B each).
-MAX_REMEMBERED_DECISIONS = 100_000
 #: Beds given their own label value when per-bed metrics are on; the rest count as "other".
 MAX_BEDS = 256
 #: Distinct engine stats keys exported; later new keys count as "other".
@@ -76,16 +74,6 @@ def priority_label(priority: str) -> str:
 _PRIORITIES = frozenset(p.value for p in Priority)
 
 
-@dataclass(frozen=True, slots=True)
-class _Seen:
-    alarm_type: str
-    priority: str
-    decision: str
-    audit_sample: bool
-    auditable: bool  # counts toward the audit estimates (non-lethal physiological types)
-    alarm_ts: float
-
-
 class DriverMetrics:
     """Metrics of one driver for one care unit.
 
@@ -99,8 +87,7 @@ class DriverMetrics:
         self.registry = registry
         self.per_bed = per_bed
         self.m: AlarmMetrics = metrics_for(registry)
-        self.counts = AuditCounts()
-        self._seen: OrderedDict[str, _Seen] = OrderedDict()
+        self.join = FeedbackJoin()  # decisions remembered for late labels, and the audit counts
         self._pairs: set[tuple[str, str]] = set()
         self._beds: set[str] = set()
         self._stats_seen: dict[int, dict[str, int]] = {}  # owner (engine or model) -> last stats seen
@@ -175,19 +162,7 @@ class DriverMetrics:
             m.bed_alarms.labels(u, self._bed_label(d.bed), decision).inc()
         if not self._explicit_model and d.model_version.split("+", 1)[0][:64] != self._model_version:
             self._show_model(d.model_version)
-        known = AlarmType.parse(d.type)
-        auditable = known is not None and not known.is_technical and not known.is_lethal
-        if auditable:  # lethal types are never audit-sampled, so the audit says nothing about them
-            c = self.counts
-            if d.audit_sample:
-                c.audit_sampled += 1
-            elif decision == Decision.SUPPRESS.value:
-                c.suppressed += 1
-            else:
-                c.forwarded += 1
-        self._seen[d.alarm_id] = _Seen(atype, prio, decision, d.audit_sample, auditable, d.alarm_ts)
-        if len(self._seen) > MAX_REMEMBERED_DECISIONS:
-            self._seen.popitem(last=False)
+        self.join.decided(d)
 
     def _init_pair(self, atype: str, prio: str) -> None:
         """Zero series for both decisions of a type and priority, so the counterpart shows as 0."""
@@ -209,25 +184,23 @@ class DriverMetrics:
     def observe_feedback(self, feedback: Feedback | Iterable[Feedback]) -> None:
         """Count clinician labels, joined with the decisions they label, and update the estimates."""
         items = [feedback] if isinstance(feedback, Feedback) else feedback
-        m, u, c = self.m, self.unit, self.counts
+        m, u = self.m, self.unit
         for fb in items:
-            seen = self._seen.get(fb.alarm_id)
+            seen = self.join.labelled(fb)
             actionable = "true" if fb.actionable else "false"
             if seen is None:
                 m.feedback.labels(u, UNKNOWN, UNKNOWN, UNKNOWN, "false", actionable).inc()
                 continue
+            atype, prio = type_label(seen.alarm_type), priority_label(seen.priority)
             audit = "true" if seen.audit_sample else "false"
-            m.feedback.labels(u, seen.alarm_type, seen.priority, seen.decision, audit, actionable).inc()
-            m.acknowledgement.labels(u, seen.priority, seen.decision).observe(max(0.0, fb.ts - seen.alarm_ts))
-            if not seen.auditable:
-                continue
-            if seen.audit_sample:
-                c.audit_true += fb.actionable
-                c.audit_false += not fb.actionable
-            elif seen.decision == Decision.FORWARD.value:
-                c.forwarded_true += fb.actionable
-                c.forwarded_false += not fb.actionable
+            m.feedback.labels(u, atype, prio, seen.decision, audit, actionable).inc()
+            m.acknowledgement.labels(u, prio, seen.decision).observe(max(0.0, fb.ts - seen.alarm_ts))
         self._publish_estimates()
+
+    @property
+    def counts(self) -> AuditCounts:
+        """The audit counts behind the driver's own estimate (`policy.estimates`)."""
+        return self.join.counts
 
     def _publish_estimates(self) -> None:
         m = self.m

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from alarmfilter.model.classifier import AlarmModel, fit_prior
+from alarmfilter.model.loading import (
+           PRIOR_PATH,
+           ModelError,
+           load_model,
+           shipped_model,
+           ward_model_lifecycle,
+)
 
-PRIOR_PATH = Path(__file__).with_name("prior.json")
+#: the shipped prior, checked (`load_model` with its default path)
+load_prior = load_model
 
-
-def load_prior(path: str | Path = PRIOR_PATH) -> AlarmModel:
-    """The shipped prior (thresholds included)."""
-    return AlarmModel.from_dict(json.loads(Path(path).read_text()))
-
-
-__all__ = ["PRIOR_PATH", "AlarmModel", "fit_prior", "load_prior"]
+__all__ = ["PRIOR_PATH", "AlarmModel", "ModelError", "fit_prior", "load_model", "load_prior", "shipped_model",
+           "ward_model_lifecycle"]

@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from alarmfilter.events.types import ARRHYTHMIA_ORDER as TYPE_ORDER
 from alarmfilter.model.classifier import AlarmModel, fit_prior
+from alarmfilter.policy.confusion import Confusion
+from alarmfilter.policy.floor import check_floor, forwards
 from alarmfilter.policy.thresholds import fit_thresholds
 
 Row = dict[str, Any]  # {"record", "type", "label", "features"}
-
-from alarmfilter.events.types import ARRHYTHMIA_ORDER as TYPE_ORDER
-from alarmfilter.events.types import challenge_score
 
 
 def extract_rows(data_dir: str | Path, cache: str | Path | None = None, workers: int = 1) -> list[Row]:
@@ -77,6 +77,18 @@ def _scores(model: AlarmModel, rows: Sequence[Row]) -> list[float]:
     return [model.predict_proba_one(r["features"], r["type"])[True] for r in rows]
 
 
+def _as_decided(row: Row, score: float) -> float:
+    """The score as the decision sees it: 1 for an alarm the safety floor forwards, 0 for one it refutes.
+
+    Thresholds are fitted on these, so a type's sensitivity target counts the floor's forwards
+    and the threshold only has to place the alarms the floor left to the score.
+    """
+    check = check_floor(row["type"], row["features"])
+    if not check.may_suppress:
+        return 1.0
+    return 0.0 if check.refuted else score
+
+
 def train_model(rows: Sequence[Row], inner_k: int = 5, seed: int = 0) -> AlarmModel:
     """Prior on all rows + thresholds from inner out-of-fold scores."""
     rows = list(rows)
@@ -86,7 +98,7 @@ def train_model(rows: Sequence[Row], inner_k: int = 5, seed: int = 0) -> AlarmMo
         tr = [r for r, g in zip(rows, folds) if g != f]
         te = [r for r, g in zip(rows, folds) if g == f]
         m = fit_prior((r["type"], r["features"], r["label"]) for r in tr)
-        oof += [(r["type"], s, bool(r["label"])) for r, s in zip(te, _scores(m, te))]
+        oof += [(r["type"], _as_decided(r, s), bool(r["label"])) for r, s in zip(te, _scores(m, te))]
     model = fit_prior((r["type"], r["features"], r["label"]) for r in rows)
     model.thresholds = fit_thresholds(oof)
     model.meta["threshold_seed"] = seed
@@ -105,8 +117,9 @@ def cross_validate(rows: Sequence[Row], k: int = 5, seed: int = 0) -> list[dict[
         model = train_model(tr, inner_k=k, seed=seed + 1 + f)
         for r, s in zip(te, _scores(model, te)):
             thr = model.thresholds.get(r["type"], 0.0)
+            fwd = forwards(check_floor(r["type"], r["features"]), s, thr)
             out.append({"record": r["record"], "type": r["type"], "label": bool(r["label"]),
-                        "score": s, "threshold": thr, "forward": s >= thr})
+                        "score": s, "threshold": thr, "forward": fwd})
     return out
 
 
@@ -118,16 +131,13 @@ def summarise(decisions: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]
     for t, ds in groups.items():
         if not ds:
             continue
-        tp = sum(d["label"] and d["forward"] for d in ds)
-        fn = sum(d["label"] and not d["forward"] for d in ds)
-        tn = sum((not d["label"]) and not d["forward"] for d in ds)
-        fp = sum((not d["label"]) and d["forward"] for d in ds)
+        c = Confusion.of((bool(d["label"]), bool(d["forward"])) for d in ds)
         res[t] = {
-            "TP": tp, "FN": fn, "TN": tn, "FP": fp,
-            "TPR": tp / (tp + fn) if tp + fn else float("nan"),
-            "TNR": tn / (tn + fp) if tn + fp else float("nan"),
-            "score": 100.0 * (challenge_score(tp, fn, tn, fp) or 0.0),
-            "suppressed_pct": 100.0 * tn / (tn + fp) if tn + fp else float("nan"),
+            "TP": c.tp, "FN": c.fn, "TN": c.tn, "FP": c.fp,
+            "TPR": c.tpr if c.tpr is not None else float("nan"),
+            "TNR": c.tnr if c.tnr is not None else float("nan"),
+            "score": 100.0 * (c.score or 0.0),
+            "suppressed_pct": 100.0 * c.tnr if c.tnr is not None else float("nan"),
         }
     return res
 

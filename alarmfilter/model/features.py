@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-NOT_AVAILABLE = -999.0  # same sentinel as alarmfilter.signals.evidence.NOT_AVAILABLE
+from alarmfilter.signals.evidence import NOT_AVAILABLE
 
 #: per type: (feature, low clip, high clip).  Clipping encodes physiology: a
 #: 6-s pause is already asystole, a rate below 20 or above 250 bpm is already

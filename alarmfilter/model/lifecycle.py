@@ -23,19 +23,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from statistics import NormalDist
 from typing import Any, Protocol
+
+from alarmfilter.policy.audit import wilson_interval
+from alarmfilter.policy.thresholds import DEFAULT_SENSITIVITY_TARGET, SENSITIVITY_TARGETS
 
 SNAPSHOT_SCHEMA = "alarmfilter.snapshot/1"
 MIN_KEY_BYTES = 16
-#: sensitivity targets the guard holds a learned model to (the policy's, threshold types 0.95)
-DEFAULT_TARGET = 0.95
-LETHAL_TARGETS = {"asystole": 1.0, "ventricular_flutter_fib": 1.0, "ventricular_tachycardia": 1.0}
 
 
 class SnapshotError(ValueError):
@@ -141,10 +139,11 @@ class SensitivityGuard:
     ('spo2_low', 'spo2_low: learned model forwards 67 % of recent true alarms (at most 83 % at 99 % confidence; target 95 %, prior 100 %)')
     """
 
-    def __init__(self, targets: Mapping[str, float] | None = None, *, default_target: float = DEFAULT_TARGET,
+    def __init__(self, targets: Mapping[str, float] | None = None, *,
+                 default_target: float = DEFAULT_SENSITIVITY_TARGET,
                  window_labels: int = 200, min_true: float = 10.0, confidence: float = 0.99,
                  max_weight: float = 5.0, rearm_min_true: float = 50.0) -> None:
-        self.targets = dict(LETHAL_TARGETS if targets is None else targets)
+        self.targets = dict(SENSITIVITY_TARGETS if targets is None else targets)  # the policy's targets
         self.default_target = default_target
         self.window_labels = window_labels
         self.min_true = min_true
@@ -168,11 +167,8 @@ class SensitivityGuard:
         return learned, prior, total * total / sum(w * w for _, _, w in q)
 
     def upper_bound(self, p_hat: float, n: float) -> float:
-        """Upper Wilson score bound of a proportion (one-sided at `confidence`)."""
-        z = NormalDist().inv_cdf(self.confidence)
-        centre = p_hat + z * z / (2 * n)
-        half = z * math.sqrt(p_hat * (1 - p_hat) / n + z * z / (4 * n * n))
-        return min(1.0, (centre + half) / (1 + z * z / n))
+        """Upper Wilson score bound of a proportion (one-sided at `confidence`: the two-sided interval at 2c - 1)."""
+        return wilson_interval(p_hat, n, 2 * self.confidence - 1)[1]
 
     def forget(self, alarm_type: str) -> None:
         """Start a fresh window (after a fallback, so re-arming is judged on new labels only)."""

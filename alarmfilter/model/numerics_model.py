@@ -21,7 +21,7 @@ from typing import Any
 from river import utils
 
 from alarmfilter.model.classifier import AlarmModel, TypeModel
-from alarmfilter.model.features import NOT_AVAILABLE
+from alarmfilter.signals.evidence import NOT_AVAILABLE
 
 FORMAT = "alarmfilter.numerics-model/1"
 WARD_FORMAT = "alarmfilter.ward-model/1"

@@ -24,6 +24,8 @@ SENSITIVITY_TARGETS: dict[str, float] = {
     "extreme_bradycardia": 1.0,
     "extreme_tachycardia": 1.0,
 }
+#: minimum sensitivity of every other type (threshold alarms: SpO2, HR, ABP, RR, apnea)
+DEFAULT_SENSITIVITY_TARGET = 0.95
 #: cost of a missed true alarm relative to a forwarded false one (the challenge's 5)
 MISS_COST = 5.0
 #: logit-space safety margin below the chosen threshold
@@ -92,7 +94,7 @@ def fit_thresholds(rows: Iterable[tuple[str, float, bool]],
         by[t][0].append(float(s))
         by[t][1].append(bool(y))
     return {
-        t: choose_threshold(s, y, targets.get(t, 1.0), margins.get(t, DEFAULT_MARGIN_LOGIT))
+        t: choose_threshold(s, y, targets.get(t, DEFAULT_SENSITIVITY_TARGET), margins.get(t, DEFAULT_MARGIN_LOGIT))
         for t, (s, y) in sorted(by.items())
     }
 
@@ -110,15 +112,20 @@ class ThresholdDecision:
 def decide(alarm_type: str, score: float, thresholds: Mapping[str, float],
            findings: Mapping[str, str] | None = None,
            contributions: Mapping[str, float] | None = None, max_reasons: int = 3) -> ThresholdDecision:
-    """Forward if ``score >= threshold(type)`` (unknown type -> forward), with reasons.
+    """Forward if ``score >= threshold(type)`` (unknown type -> forward), with reasons that agree.
 
-    Reasons are the findings of the features that pushed the score the way the
-    decision went (largest logit contributions first), then any other findings.
+    Reasons are the findings of the features that pushed the score the way the decision
+    went (largest logit contributions first); a finding that argued the other way is never
+    given as a reason.  With none, the reason says so plainly.
 
     >>> d = decide("asystole", 0.01, {"asystole": 0.2},
-    ...            {"asy_pulse_gap_min_s": "ABP pulses every 0.8 s"}, {"asy_pulse_gap_min_s": -2.0})
+    ...            {"asy_pulse_gap_min_s": "ABP pulses every 0.8 s", "asy_ecg_gap_min_s": "lead II paused 5 s"},
+    ...            {"asy_pulse_gap_min_s": -2.0, "asy_ecg_gap_min_s": 0.5})
     >>> d.forward, d.reasons
     (False, ('ABP pulses every 0.8 s',))
+    >>> decide("asystole", 0.9, {"asystole": 0.2}, {"asy_pulse_gap_min_s": "ABP pulses every 0.8 s"},
+    ...        {"asy_pulse_gap_min_s": -2.0}).reasons
+    ('no trustworthy evidence against the alarm (probability 0.90 >= 0.20)',)
     """
     thr = float(thresholds.get(alarm_type, FORWARD_ALL))
     forward = bool(score >= thr)
@@ -127,9 +134,8 @@ def decide(alarm_type: str, score: float, thresholds: Mapping[str, float],
     sign = 1.0 if forward else -1.0
     ranked = sorted((k for k in contributions if sign * contributions[k] > 0 and k in findings),
                     key=lambda k: -abs(contributions[k]))
-    rest = [k for k in findings if k not in ranked]
-    keys = (ranked + rest)[:max_reasons]
-    reasons = tuple(findings[k] for k in keys)
+    reasons = tuple(findings[k] for k in ranked[:max_reasons])
     if not reasons:
-        reasons = (f"score {score:.2f} {'>=' if forward else '<'} threshold {thr:.2f} for {alarm_type}",)
+        reasons = ((f"no trustworthy evidence against the alarm (probability {score:.2f} >= {thr:.2f})",)
+                   if forward else (f"probability {score:.2f} < threshold {thr:.2f} for {alarm_type}",))
     return ThresholdDecision(forward, float(score), thr, reasons)

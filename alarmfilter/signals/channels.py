@@ -68,7 +68,7 @@ def analyse_channels(
     """Beats + quality for every ECG and pulsatile channel (RESP and unknowns skipped)."""
     out: list[Channel] = []
     for name, raw in signals.items():
-        kind = channel_kind(name)
+        kind = channel_kind(name, units.get(name, ""))
         if kind == "other" or raw.size == 0:
             continue
         x, missing = fill_missing(np.asarray(raw, dtype=np.float64))

@@ -63,6 +63,18 @@ NORMAL_CORR = 0.75
 #: value of a feature that could not be measured (no usable channel)
 NOT_AVAILABLE = -999.0
 
+#: the safety floor's event window: the Challenge puts the event onset within 10 s of the alarm
+FLOOR_WINDOW_SECONDS = 10.0
+#: fastest rhythm a "usual beat" template may be learnt from: above 150 bpm a narrow-complex
+#: rhythm is itself an arrhythmia and ventricular flutter runs at 150-300 bpm
+USUAL_RHYTHM_MAX_BPM = 150.0
+#: regularity (1 - robust CV of RR) below which a beat train is chaos: noise, not a rhythm
+REGULAR_TRAIN = 0.5
+#: dominant-frequency band of ventricular fibrillation and flutter (180-540 per minute)
+FIBRILLATION_HZ = (3.0, 9.0)
+#: alarm types whose suppression needs affirmative evidence that the rhythm is absent
+LETHAL_ALARMS = ("asystole", "ventricular_tachycardia", "ventricular_flutter_fib")
+
 ALARM_TYPES = (
     "asystole",
     "extreme_bradycardia",
@@ -164,6 +176,8 @@ def _rate(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], n_beats:
     # the least alarming channel: the one that would contradict the alarm
     least = (max(allv) if worst == "min" else min(allv)) if allv else None
     f[f"{prefix}_least_bpm"] = _na(least)
+    # the most alarming channel: when even it stays far from the criterion, no channel supports the alarm
+    f[f"{prefix}_most_bpm"] = _na((min(allv) if worst == "min" else max(allv)) if allv else None)
     if vals:
         desc = "; ".join(f"{k} {v:.0f}" for k, v in vals.items())
         t[f"{prefix}_median_bpm"] = f"{'lowest' if worst == 'min' else 'highest'} {n_beats}-beat rate per channel (bpm): {desc}"
@@ -206,6 +220,9 @@ class _LeadVT:
     gap: tuple[float, int, int]  # longest stretch without a detected normal beat (s, first, last)
     usual_gap_s: float  # the same, counting narrow-QRS template matches as normal beats too
     narrow_gap_s: float | None  # longest stretch without a narrow-QRS match (None: no template)
+    context_bpm: float = 0.0  # the rate of the rhythm the usual beat was learnt from
+    qrs_regularity: float = 0.0  # regularity of the detected beats over the tail
+    spectrum: tuple[float, float] = (0.0, 0.0)  # (dominant Hz, concentration) over the last 8 s
 
 
 def _vt_lead(c: Channel) -> _LeadVT:
@@ -225,10 +242,16 @@ def _vt_lead(c: Channel) -> _LeadVT:
     _, _, lb = spectral_organisation(c.x[-int(5 * c.fs_hz):], c.fs_hz)
     matches = narrow_beat_matches(c.x, c.context_beats, c.fs_hz, t0)
     narrow = _gap_between(matches, t0, end, c.fs_hz)[0] if c.context_beats.size >= 4 else None
+    ctx = c.context_beats
+    ctx_bpm = 60.0 * c.fs_hz / float(np.median(np.diff(ctx))) if ctx.size >= 4 else 0.0
+    tail = c.peaks[c.peaks >= t0]
+    reg = regularity(tail, c.fs_hz) if tail.size >= 4 else 0.0
+    f0, conc, _ = spectral_organisation(c.x[-int(8 * c.fs_hz):], c.fs_hz)
+    extra = {"context_bpm": ctx_bpm, "qrs_regularity": reg, "spectrum": (f0, conc)}
     xf = morphology_filter(c.x, c.fs_hz)
     if b.size < 3:
         usual = _gap_between(matches, t0, end, c.fs_hz)[0]
-        return _LeadVT(0, 0, 1.0, lb, ((end - t0) / c.fs_hz, t0, end), usual, narrow)
+        return _LeadVT(0, 0, 1.0, lb, ((end - t0) / c.fs_hz, t0, end), usual, narrow, **extra)
     w = qrs_widths_ms(xf, b, c.fs_hz, prefiltered=True)
     ref = c.context_beats
     wref = qrs_widths_ms(xf, ref, c.fs_hz, prefiltered=True) if ref.size >= 3 else np.zeros(0)
@@ -244,7 +267,7 @@ def _vt_lead(c: Channel) -> _LeadVT:
     nb = _normal_beats(c, w, corr, base_w)
     gap = _gap_between(nb, t0, end, c.fs_hz)
     usual = _gap_between(np.union1d(nb, matches), t0, end, c.fs_hz)[0]
-    return _LeadVT(run, chain, float(np.max(w) / max(base_w, 1.0)), lb, gap, usual, narrow)
+    return _LeadVT(run, chain, float(np.max(w) / max(base_w, 1.0)), lb, gap, usual, narrow, **extra)
 
 
 def _stretch_quality(c: Channel, g0: int, g1: int) -> tuple[float, float]:
@@ -262,8 +285,7 @@ def _stretch_quality(c: Channel, g0: int, g1: int) -> tuple[float, float]:
     return reg, rail
 
 
-def _vt(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], f: dict[str, float], t: dict[str, str]) -> None:
-    per = {c.name: _vt_lead(c) for c in ecg}
+def _vt(per: dict[str, _LeadVT], ecg: list[Channel], pulse: list[Channel], f: dict[str, float], t: dict[str, str]) -> None:
     runs = [v.run for v in per.values()]
     chains = [v.chain for v in per.values()]
     f["vt_run_max_beats"] = _na(float(max(runs)) if runs else None)
@@ -435,6 +457,70 @@ def _vf(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], f: dict[st
         )
 
 
+def _floor(alarm_type: str, per: dict[str, _LeadVT], ecg: list[Channel], pulse: list[Channel], end: int,
+           f: dict[str, float], t: dict[str, str]) -> None:
+    """What the lethal-alarm safety floor reads, over the last ``FLOOR_WINDOW_SECONDS`` only.
+
+    Evidence *against* the alarm: a usable lead on which the patient's usual QRS
+    recurs (template-matched beats or the narrow-QRS matched filter), or a
+    trustworthy pulse (its rate agreed with the ECG before the window) that kept
+    its rate, strength and rhythm through the window.  Evidence *for* the alarm:
+    QRS-free stretches on every usable lead, a run of fast wide alike beats.
+    The decision rule lives in ``policy.floor``; here only the measurements.
+    """
+    if end <= 0:
+        return
+    w = FLOOR_WINDOW_SECONDS
+    # the usual beat must have been learnt from a rhythm that can be the patient's own
+    learnt = {k: v for k, v in per.items() if 0.0 < v.context_bpm <= USUAL_RHYTHM_MAX_BPM}
+    usual = {k: v.usual_gap_s for k, v in learnt.items()}
+    f["floor_ecg_usual_gap_s"] = _na(min(usual.values(), default=None))
+    if usual:
+        lead = min(usual, key=lambda k: usual[k])
+        t["floor_ecg_usual_gap_s"] = (
+            f"lead {lead}, the best usable lead, went at most {usual[lead]:.1f} s without the patient's usual QRS "
+            f"in the last {w:.0f} s"
+        )
+    qrs = {c.name: max_gap_seconds(c.peaks, c.x.size - int(w * c.fs_hz), c.x.size, c.fs_hz) for c in ecg}
+    f["floor_ecg_qrs_gap_all_s"] = _na(min(qrs.values(), default=None))
+    if qrs:
+        lead = min(qrs, key=lambda k: qrs[k])
+        t["floor_ecg_qrs_gap_all_s"] = (
+            f"every usable lead went {qrs[lead]:.1f} s or more without a QRS in the last {w:.0f} s"
+        )
+    # noise and P waves mistaken for QRS come at random; a lead vouches with a regular QRS train only
+    regular = {k: g for k, g in qrs.items() if per[k].qrs_regularity >= REGULAR_TRAIN}
+    f["floor_ecg_qrs_gap_s"] = _na(min(regular.values(), default=None))
+    if regular:
+        lead = min(regular, key=lambda k: regular[k])
+        t["floor_ecg_qrs_gap_s"] = (
+            f"lead {lead} shows a regular QRS train through the last {w:.0f} s (longest pause {regular[lead]:.1f} s)"
+        )
+    fib = {k: v.spectrum[1] for k, v in per.items() if FIBRILLATION_HZ[0] <= v.spectrum[0] <= FIBRILLATION_HZ[1]}
+    f["floor_ecg_fibrillation_conc"] = _na(max(fib.values(), default=0.0) if per else None)
+    if fib:
+        lead = max(fib, key=lambda k: fib[k])
+        t["floor_ecg_fibrillation_conc"] = (
+            f"lead {lead} oscillates at {per[lead].spectrum[0]:.1f} Hz with {100 * fib[lead]:.0f}% of its power "
+            f"there over the last 8 s (a fibrillatory/flutter waveform)"
+        )
+    f["floor_ecg_chain_beats"] = _na(float(max((v.chain for v in per.values()), default=0)) if per else None)
+    if per:
+        lead = max(per, key=lambda k: per[k].chain)
+        t["floor_ecg_chain_beats"] = f"lead {lead} shows a run of {per[lead].chain} fast, wide, alike beats"
+    trusted = [c for c in pulse if context_rate_agreement(c, ecg) <= 0.15]
+    steady = {c.name: d for c in trusted if (d := _pulse_disturbance(c, w)) is not None}
+    f["floor_pulse_disturbance"] = _na(min((v[0] for v in steady.values()), default=None))
+    if steady:
+        name = min(steady, key=lambda k: steady[k][0])
+        _, a, r, g = steady[name]
+        t["floor_pulse_disturbance"] = (
+            f"{name} (its rate matched the ECG before) kept pulsing through the last {w:.0f} s: "
+            f"rate {100 * r:.0f}% and amplitude {100 * a:.0f}% of the earlier level, longest pause "
+            f"{g:.1f} usual beats"
+        )
+
+
 def extract_evidence(
     alarm_type: str,
     signals: dict[str, FloatArray],
@@ -457,6 +543,13 @@ def extract_evidence(
     pulse = [c for c in chs if c.kind != "ecg" and c.usable]
     f: dict[str, float] = {"window_seconds": n / fs_hz}
     t: dict[str, str] = {}
+    cache: dict[str, dict[str, _LeadVT]] = {}
+
+    def per_lead() -> dict[str, _LeadVT]:
+        if "per" not in cache:
+            cache["per"] = {c.name: _vt_lead(c) for c in ecg}
+        return cache["per"]
+
     _general(chs, ecg, pulse, f, t)
     if alarm_type == "asystole":
         _asystole(chs, ecg, pulse, n, f, t)
@@ -466,10 +559,12 @@ def extract_evidence(
     elif alarm_type == "extreme_tachycardia":
         _rate(chs, ecg, pulse, 17, "tachy_hr17", "max", f, t)
     elif alarm_type == "ventricular_tachycardia":
-        _vt(chs, ecg, pulse, f, t)
+        _vt(per_lead(), ecg, pulse, f, t)
     elif alarm_type == "ventricular_flutter_fib":
         _vf(chs, ecg, pulse, f, t)
-        _vt(chs, ecg, pulse, f, t)
+        _vt(per_lead(), ecg, pulse, f, t)
         _asystole(chs, ecg, pulse, n, f, t)
+    if alarm_type in LETHAL_ALARMS:
+        _floor(alarm_type, per_lead(), ecg, pulse, n, f, t)
     f = {k: (float(v) if np.isfinite(v) else NOT_AVAILABLE) for k, v in f.items()}
     return Evidence(features=f, findings=t)

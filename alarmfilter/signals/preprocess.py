@@ -22,24 +22,39 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 ECG_CHANNELS = frozenset(
-    {"I", "II", "III", "V", "MCL", "aVF", "aVR", "aVL", "V1", "V2", "V3", "V4", "V5", "V6", "ECG"}
+    {"I", "II", "III", "V", "MCL", "AVF", "AVR", "AVL", "V1", "V2", "V3", "V4", "V5", "V6", "ECG",
+     "MLI", "MLII", "MLIII"}
 )
+#: lead names that carry a number: ECG1..ECGn as some monitors and vfdb write them, MCL1..6
+_NUMBERED_ECG = ("ECG", "MCL", "V")
 PULSE_CHANNELS = frozenset({"PLETH", "ABP", "ART", "PPG", "SPO2"})
+_VOLT_UNITS = frozenset({"mv", "uv", "µv", "v", "microvolt", "millivolt"})
 
 
-def channel_kind(name: str) -> str:
-    """Class of a PhysioNet channel name: ``ecg``, ``abp``, ``ppg`` or ``other``.
+def channel_kind(name: str, unit: str = "") -> str:
+    """Class of a channel: ``ecg``, ``abp``, ``ppg`` or ``other``, from its name as monitors write it.
 
-    >>> [channel_kind(n) for n in ("II", "aVR", "ABP", "PLETH", "RESP", "V_2")]
-    ['ecg', 'ecg', 'abp', 'ppg', 'other', 'ecg']
+    Lead names in any case, numbered (``ECG1``, ``MCL1``, ``V5``), with a suffix after ``_``;
+    any channel recorded in volts that is not otherwise known is an ECG lead too, so the same
+    signals under another lead name give the same decision.
+
+    >>> [channel_kind(n) for n in ("II", "aVR", "ABP", "PLETH", "RESP", "V_2", "ECG2", "MLII", "MCL1")]
+    ['ecg', 'ecg', 'abp', 'ppg', 'other', 'ecg', 'ecg', 'ecg', 'ecg']
+    >>> channel_kind("lead-x", "mV"), channel_kind("lead-x")
+    ('ecg', 'other')
     """
-    base = name.split("_")[0]
+    base = name.split("_")[0].strip().upper()
     if base in ECG_CHANNELS:
         return "ecg"
     if base in ("ABP", "ART"):
         return "abp"
     if base in PULSE_CHANNELS:
         return "ppg"
+    stem = base.rstrip("0123456789")
+    if stem != base and stem in _NUMBERED_ECG:
+        return "ecg"
+    if unit.strip().lower() in _VOLT_UNITS:
+        return "ecg"
     return "other"
 
 

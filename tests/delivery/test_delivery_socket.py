@@ -69,8 +69,7 @@ def test_receiver_down_then_up_loses_nothing_and_resends_with_the_same_control_i
         d = AlertDelivery(fast_config(port), tmp_path / "q", audit)
         stop, task = await running(d)
         ctrls = {f"a{i}": d.submit(alert(f"a{i}", ts=T0 + i)) for i in range(5)}
-        await asyncio.sleep(0.4)  # several failed connects with backoff
-        assert d.stats["connect_failures"] >= 2
+        assert await wait_for(lambda: d.stats["connect_failures"] >= 2)  # several failed connects with backoff
         assert len(d.queue) == 5
         # every failed attempt is counted for the operator (the audit says it once per outage)
         assert d.failures[("d0", "connect_failed")] == d.stats["connect_failures"]
@@ -190,7 +189,8 @@ def test_escalation_happens_in_event_time_and_stops_on_feedback(tmp_path):
         d.submit(alert("m1", ts=T0, priority="medium"))
         d.submit(alert("f1", ts=T0, priority="high"))
         assert await d.drain(5)
-        await asyncio.sleep(0.3)  # wall time passing changes nothing: only event time counts
+        # wall time passing changes nothing: only event time counts (a negative: bounded by the timeout)
+        assert not await wait_for(lambda: bool(backup.received), timeout_seconds=0.3)
         d.tick(T0 + 30.4)
         d.feedback(Feedback(schema_version=1, kind="feedback", bed="ICU1-07", ts=T0 + 20.0, alarm_id="f1",
                             actionable=True))
@@ -222,8 +222,8 @@ def test_ora_r41_from_the_alarm_manager_acknowledges_and_is_acked(tmp_path):
         ctrl = d.submit(alert("o1", priority="high"))
         assert await d.drain(5)
         assert await wait_for(lambda: d.stats["acknowledged"] == 1)
-        d.tick(T0 + 1000)
-        await asyncio.sleep(0.1)
+        d.tick(T0 + 1000)  # past every deadline: an acknowledged alert is not escalated
+        assert not await wait_for(lambda: bool(backup.received), timeout_seconds=0.3)
         await finish(stop, task, primary, backup)
         assert backup.received == []
         # ACK and ORA^R41 may be read in one go, so their audit order is not fixed

@@ -91,3 +91,20 @@ def test_engine_bug_on_other_events_is_a_dead_letter():
     eng.waveforms.append = lambda *a: 1 / 0
     (dl,) = eng.feed(waveform("B1", T0))
     assert dl.kind == "deadletter" and "ZeroDivisionError" in dl.error
+
+
+def test_engine_bug_while_deciding_a_held_alarm_at_tick_or_flush_forwards_it():
+    """tick and flush never raise either, so drivers need no try around the engine."""
+    for finish in ("tick", "flush"):
+        eng = make(default_hold_seconds=5.0)
+        stream(eng, T0, 20)
+
+        def broken(tracked):  # a defect while deciding, in the engine itself
+            raise KeyError("bug")
+
+        eng._decide_now = broken
+        assert eng.feed(alarm("B1", T0 + 20)) == [] and eng.pending == 1  # held
+        out = eng.tick(T0 + 100) if finish == "tick" else eng.flush()
+        (d,) = decisions(out)
+        assert d.reason_code == "engine_error" and d.decision == "forward", finish
+        assert [o.kind for o in out] == ["decision", "alert"] and eng.pending == 0

@@ -1,21 +1,15 @@
-"""Learning from feedback through the engine: labels, audit samples, technical faults, re-raises,
-and the prequential ward experiment (false alarms suppressed rise, sensitivity holds, the
-audit estimate of missed true alarms covers the truth)."""
+"""Learning from feedback through the engine: labels, audit samples, technical faults, re-raises."""
 
 from __future__ import annotations
 
 import pytest
 
 from alarmfilter.engine import BedEngine, EngineConfig
-from alarmfilter.engine.learning import (
-    LearningPolicy,
-    LearningScorer,
-    learning_engine_factory,
-    ward_model_lifecycle,
-)
-from alarmfilter.engine.prequential import run_feedback_experiment, summary
+from alarmfilter.engine.factory import engine_factory
+from alarmfilter.engine.learning import LearningPolicy, LearningScorer
 from alarmfilter.events import Alarm, Decision, ReasonCode
 from alarmfilter.model.lifecycle import SnapshotStore
+from alarmfilter.model.loading import ward_model_lifecycle
 from alarmfilter.replay import Ward
 from tests.helpers import T0, feedback, vitals
 
@@ -114,7 +108,8 @@ def test_technical_fault_on_the_source_sensor_is_evidence_and_reaches_the_techni
     assert [o.kind for o in tech] == ["decision", "technical"]
     d = decision(eng.feed(alarm(ts, "a1")), "a1")
     assert eng.alarms["a1"].features["fault_on_source"] == 1.0
-    assert any("spo2_probe_off" in r for r in d.reasons) or d.decision == Decision.FORWARD
+    assert d.decision == Decision.FORWARD  # the prior has learned no spo2_low yet: forwards
+    assert any("spo2_probe_off" in r for r in d.reasons)  # and shows the fault to the clinician
     # a fault on another sensor, or an old one, does not count
     ts2 = numerics(eng, ts + 200)
     eng.feed(alarm(ts2 - 1, "t2", type="leads_off", priority="technical"))
@@ -174,17 +169,6 @@ def test_feedback_edge_cases_still_counted_with_the_learning_scorer():
     assert eng.stats["feedback_unknown_alarm"] == 1 and lc.n_learned == 1
 
 
-def test_prequential_ward_experiment():
-    r = run_feedback_experiment(seed=0)
-    print("\n" + summary(r))
-    q = r.quarters
-    assert q[0].false_suppressed_pct < 60 and q[-1].false_suppressed_pct > 85  # learning the beds' artefacts
-    assert q[-1].false_suppressed_pct > q[0].false_suppressed_pct + 30
-    assert all(x.sensitivity >= 0.95 for x in q) and r.sensitivity >= 0.98
-    assert r.audit_samples > 0 and r.estimate.informative
-    assert r.estimate.missed_true_low <= r.missed_true <= r.estimate.missed_true_high
-
-
 def test_arrhythmia_scores_take_a_fault_on_the_source_lead_into_account_once_learned():
     from tests.helpers import waveform
 
@@ -198,7 +182,9 @@ def test_arrhythmia_scores_take_a_fault_on_the_source_lead_into_account_once_lea
         eng.feed(alarm(t - 2, f"lo{i}", type="leads_off", priority="technical"))
         out = eng.feed(alarm(t, f"as{i}", type="asystole", priority="high")) + eng.flush()
         d = decision(out, f"as{i}")
-        assert any("leads_off" in r for r in d.reasons) or d.decision == Decision.FORWARD
+        assert any("leads_off" in r for r in d.reasons), d.reasons  # the fault is shown, whatever the decision
+        if d.decision == Decision.SUPPRESS:  # the safety floor names the lead that vouched
+            assert d.reasons[0].startswith("lead ") and "QRS" in d.reasons[0], d.reasons
         scores.append(d.score)
         eng.feed(feedback(BED, t + 5, f"as{i}", False))
         t += 100  # a gap: the next stretch of waveform starts afresh
@@ -229,7 +215,7 @@ def test_a_restarted_ward_resumes_from_its_signed_snapshot_and_decides_alike(tmp
     key = b"ward-snapshot-key-0123456789"
     cfg = EngineConfig(audit_fraction=0.0)
     lc = ward_model_lifecycle(key)
-    ward = Ward(learning_engine_factory(cfg, lc))
+    ward = Ward(engine_factory(cfg, lc, learning=True))
     eng = ward.engine(BED)
     t = teach(eng, T0, 25)
     store = SnapshotStore(tmp_path / "models")
@@ -239,7 +225,7 @@ def test_a_restarted_ward_resumes_from_its_signed_snapshot_and_decides_alike(tmp
     assert restarted_lc.version != lc.version  # a fresh process starts from the prior...
     found, errors = store.restore_latest(restarted_lc)
     assert found is not None and not errors and restarted_lc.version == lc.version  # ...and resumes
-    restarted = Ward(learning_engine_factory(cfg, restarted_lc))
+    restarted = Ward(engine_factory(cfg, restarted_lc, learning=True))
     outs = []
     for w in (ward, restarted):
         e = w.engine(BED)

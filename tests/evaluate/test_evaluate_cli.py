@@ -77,3 +77,43 @@ def test_user_errors_are_one_line(folder: Path, tmp_path: Path, capsys: pytest.C
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and "\n" not in err and "Traceback" not in err
+
+
+def test_cv_decides_each_record_with_the_model_of_the_folds_that_left_it_out(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Expectation by hand, not by the code under test: six true bradycardias at 32-37 bpm and six
+    false ones at 70-85 bpm separate perfectly, so a model fitted on any two folds gets every held-out
+    record right -- except that the first fold's model is made to forward everything here, which must
+    turn exactly the false records of the first held-out fold into false positives."""
+    from alarmfilter.cli.engines import shipped_model
+    from alarmfilter.evaluate import session
+    from alarmfilter.model.crossval import train_model
+
+    recs: dict[str, dict] = {}
+    for i in range(6):
+        recs[f"b{i}t"] = {"seconds": 305.0, "comments": ["Bradycardia", "True alarm"], "bpm": 32.0 + i}
+        recs[f"b{i}f"] = {"seconds": 305.0, "comments": ["Bradycardia", "False alarm"], "bpm": 70.0 + 3 * i}
+    d = write_folder(tmp_path / "brady", recs)
+    trained_on: list[set[str]] = []
+
+    def spy(rows, inner_k=5, seed=0):  # type: ignore[no-untyped-def]
+        model = train_model(rows, inner_k, seed)
+        if not trained_on:
+            model.thresholds = {t: 0.0 for t in model.thresholds}  # fold 0's model forwards everything
+        trained_on.append({r["record"] for r in rows})
+        return model
+
+    monkeypatch.setattr(session, "train_model", spy)
+    model, _ = shipped_model()
+    ev = session.evaluate(session.Options(d, cv=3, seed=0, baselines=False), model)
+    folds = ev.fold_of
+    assert sorted(folds) == sorted(recs) and sorted(set(folds.values())) == [0, 1, 2]
+    assert trained_on == [{r for r, g in folds.items() if g != f} for f in range(3)]  # never its own fold
+    first_fold_false = {r for r, g in folds.items() if g == 0 and r.endswith("f")}
+    assert first_fold_false
+    forwarded = {o.record for o in ev.outcomes[session.FILTER] if o.forwarded}
+    assert forwarded == {r for r in recs if r.endswith("t")} | first_fold_false
+    overall = ev.summary()["overall"]
+    n = len(first_fold_false)
+    assert (overall["TP"], overall["FN"], overall["TN"], overall["FP"]) == (6, 0, 6 - n, n)
+    assert len(ev.thresholds["extreme_bradycardia"]) == 3 and ev.thresholds["extreme_bradycardia"][0] == 0.0

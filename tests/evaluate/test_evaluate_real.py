@@ -11,7 +11,6 @@ from alarmfilter.datasets.challenge import record_names
 from alarmfilter.datasets.location import CHALLENGE, find_dataset
 from alarmfilter.evaluate.runner import decide, load
 from alarmfilter.evaluate.session import FILTER, FILTER_FROZEN, MONITOR_DELAY, Options, evaluate
-from alarmfilter.model import crossval
 
 #: long records (30 s after the alarm) of every type, true and false
 HANDFUL = ("a103l", "a161l", "b183l", "b227l", "t418l", "t479l", "v131l", "v803l", "f543l", "v127l", "t305l",
@@ -59,22 +58,15 @@ def test_decisions_use_no_data_beyond_the_hold(dev: Path, model) -> None:  # typ
     assert any("6 s after the alarm" in " ".join(o.reasons) for o in full.outcomes[MONITOR_DELAY])
 
 
-@pytest.mark.slow
-def test_cv_through_the_engine_matches_the_model_packages_cv(dev: Path, model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """Same folds, same fits: the engine path must reproduce the model package's own CV decisions."""
-    sub = tmp_path / "subset"  # every third record (all types, true and false), linked, not copied
-    sub.mkdir()
-    names = record_names(dev)[::3]
-    for n in names:
-        for ext in (".hea", ".mat"):
-            (sub / f"{n}{ext}").symlink_to(dev / f"{n}{ext}")
-    (sub / "RECORDS").write_text("".join(f"{n}\n" for n in names))
-    ev = evaluate(Options(sub, cv=3, seed=0, jobs=2, baselines=False), model)
-    assert len(ev.outcomes[FILTER]) == len(names) and len(set(ev.fold_of.values())) == 3
-    expected = {d["record"]: d["forward"] for d in crossval.cross_validate(crossval.extract_rows(sub), k=3, seed=0)}
-    got = {o.record: o.forwarded for o in ev.outcomes[FILTER] if not o.audit_sample}
-    assert len(got) >= len(names) - 5
-    assert {r: f for r, f in got.items() if expected[r] != f} == {}
+def test_shipped_prior_forwards_every_true_asystole_and_vf(dev: Path, model) -> None:  # type: ignore[no-untyped-def]
+    """The safety claim on real data: the frozen shipped prior misses no true asystole or VF of the dev set."""
+    lethal = ("asystole", "ventricular_flutter_fib")
+    names = tuple(n for n in record_names(dev) if n[0] in "af")  # a = asystole, f = VF (challenge naming)
+    ev = evaluate(Options(dev, records=names, jobs=2, baselines=False), model)
+    outcomes = [o for o in ev.outcomes[FILTER] if o.alarm_type in lethal]
+    assert {o.alarm_type for o in outcomes} == set(lethal) and sum(o.label is True for o in outcomes) >= 10
+    missed = [o.record for o in outcomes if o.label and not o.forwarded]
+    assert missed == []
 
 
 def test_prequential_learns_after_each_decision(dev: Path, model) -> None:  # type: ignore[no-untyped-def]
@@ -97,4 +89,4 @@ def test_missing_prior_fails_open_and_says_so(dev: Path, tmp_path: Path, capsys:
     out = decide(load(dev / "v131l"), factory, context_seconds=40.0)
     assert out.forwarded and out.reason_code == "no_evidence_policy"
     out = decide(load(dev / "v131l"), engine_factory(), context_seconds=40.0)
-    assert out.reason_code in ("evidence_supports", "evidence_against") and out.features
+    assert out.reason_code in ("evidence_supports", "evidence_against", "safety_floor") and out.features

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from alarmfilter.cli.engines import engine_factory, shipped_model
 from alarmfilter.engine import EngineConfig
 from alarmfilter.engine.config import HOLD_CEILING_SECONDS
-from alarmfilter.engine.learning import learning_engine_factory, ward_model_lifecycle
+from alarmfilter.engine.factory import engine_factory as shared_engine_factory
 from alarmfilter.events import DecodeError, ReasonCode, decode_event, encode
+from alarmfilter.model.loading import ward_model_lifecycle
 from alarmfilter.replay import Ward
 
 from .budget import count, fuzz_settings, outcome
@@ -37,7 +38,7 @@ def make_ward(scorer: str, config: EngineConfig) -> Ward:
     if scorer == "evidence":
         return Ward(engine_factory(config, model=model(), learning=True))
     if scorer == "learning":
-        return Ward(learning_engine_factory(config, ward_model_lifecycle(b"k" * 32)))
+        return Ward(shared_engine_factory(config, ward_model_lifecycle(b"k" * 32), learning=True))
     return Ward(lambda bed: __import__("alarmfilter.engine", fromlist=["BedEngine"]).BedEngine(bed, config))
 
 

@@ -102,8 +102,8 @@ def test_simulator_to_worker_to_topics_and_metrics(settings: Settings, workers: 
     assert all(len(v) == 1 for v in by_alarm.values())
     forwarded = sum(v[0] == "forward" for v in by_alarm.values())
     assert len(out["alert"]) + len(out["technical"]) == forwarded
-    deadline = time.monotonic() + 15
-    while True:  # counters move with each decision; the consumer lag is exported every 5 s (it may be stale)
+    deadline = time.monotonic() + 20
+    while True:  # counters move with each decision; the consumer lag is exported every 5 s: wait for 0
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
         total = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                     if line.startswith("alarmfilter_alarms_total{"))

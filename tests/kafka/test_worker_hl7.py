@@ -142,8 +142,12 @@ def test_a_full_queue_holds_the_worker_until_the_receiver_takes_the_alerts(
     run(produce_events(settings, events))
     wait_until(lambda: any(r["outcome"] == "queue_full" for r in audit(data / "delivery-audit.jsonl")),
                20, "the queue never filled", w.text)
-    time.sleep(1.5)  # held: no more input taken, so later alarms stay undecided
+    # held: no more input taken, so the decided count settles (two reads agree) short of every alarm
     out = run(read_outputs(settings, lambda o: False, 2))
+    deadline = time.monotonic() + 20
+    while len(decided(again := run(read_outputs(settings, lambda o: False, 2)))) != len(decided(out)):
+        assert time.monotonic() < deadline, "decisions kept coming after the queue filled"
+        out = again
     assert len(decided(out)) < len(ids)
     pending = {json.loads(p.read_text())["alarm_id"] for p in (data / "delivery-queue" / "pending").glob("*.json")}
     assert len(pending) >= 3  # the bound was reached; alerts of the message that crossed it went past it

@@ -20,7 +20,7 @@ def _rows(n: int = 80, seed: int = 0) -> list[tuple[str, dict[str, float], bool]
         y = bool(i % 4 == 0)
         gap = rng.uniform(4.0, 9.0) if y else rng.uniform(0.5, 2.5)
         pulse = gap + rng.normal(0, 0.3) if y or i % 3 else -999.0
-        out.append(("asystole", {"asy_ecg_gap_min_s": gap, "asy_pulse_gap_min_s": pulse,
+        out.append(("asystole", {"asy_ecg_gap_min_s": gap, "floor_ecg_qrs_gap_s": gap, "asy_pulse_gap_min_s": pulse,
                                  "n_ecg_usable": 2.0, "n_pulse_usable": 1.0}, y))
     return out
 
@@ -41,12 +41,13 @@ def test_json_round_trip_scores_and_learns_identically() -> None:
     assert m2.version == m.version and m2.thresholds == m.thresholds
     x = {"asy_ecg_gap_min_s": 3.0, "asy_pulse_gap_min_s": 2.0, "alarm_type": "asystole"}
     assert m2.predict_proba_one(x) == m.predict_proba_one(x)
+    base_version, before = m.version, m.predict_proba_one(x)[True]
     for mm in (m, m2):
         for _ in range(20):
             mm.learn_one(x, True)
     assert m2.predict_proba_one(x) == pytest.approx(m.predict_proba_one(x))
-    assert m2.predict_proba_one(x)[True] > AlarmModel.from_dict(m.to_dict()).predict_proba_one(x)[True] - 1
-    assert m2.version.endswith("+20") and m2.version != m.to_dict()["version"].split("+")[0] + "+0"
+    assert m2.predict_proba_one(x)[True] > before + 0.01  # 20 true labels raise p(true) for these features
+    assert "+" not in base_version and m.version == m2.version == f"{base_version}+20"
 
 
 def test_learning_moves_probability_towards_label() -> None:
@@ -85,8 +86,7 @@ def test_cross_validation_runs_and_scores() -> None:
 
 
 def test_shipped_prior_loads_and_has_thresholds() -> None:
-    if not PRIOR_PATH.exists():
-        pytest.skip("prior.json not built")
+    assert PRIOR_PATH.exists(), f"the shipped prior {PRIOR_PATH} is missing: run `make model` and commit it"
     m = load_prior()
     assert set(m.thresholds) >= {"asystole", "ventricular_flutter_fib", "ventricular_tachycardia"}
     assert m.version.startswith("prior-")

@@ -10,6 +10,7 @@ import pytest
 from alarmfilter.model.classifier import AlarmModel
 from alarmfilter.model.crossval import cross_validate, extract_rows, summarise
 from alarmfilter.model.train import main as train_main
+from alarmfilter.policy.floor import check_floor, forwards
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "challenge2015-dev"
 
@@ -18,8 +19,9 @@ def _synthetic_cache(path: Path) -> None:
     rows = []
     for i in range(60):
         y = i % 3 == 0
+        gap = 5.0 + i % 4 if y else 0.8 + (i % 5) / 5
         rows.append({"record": f"a{i:03d}", "type": "asystole", "label": y,
-                     "features": {"asy_ecg_gap_min_s": 5.0 + i % 4 if y else 0.8 + (i % 5) / 5,
+                     "features": {"asy_ecg_gap_min_s": gap, "floor_ecg_qrs_gap_s": gap,
                                   "asy_pulse_gap_min_s": 5.0 if y else 1.0 + (i % 7) / 7}})
     path.write_text(json.dumps(rows))
 
@@ -33,7 +35,13 @@ def test_train_cli_is_deterministic_and_round_trips(tmp_path: Path) -> None:
     assert out1.read_bytes() == out2.read_bytes()
     m = AlarmModel.from_json(out1.read_text())
     assert 0.0 < m.thresholds["asystole"] < 1.0
-    assert m.predict_proba_one({"asy_ecg_gap_min_s": 7.0, "asy_pulse_gap_min_s": 6.0}, "asystole")[True] >= m.thresholds["asystole"]
+    # every true alarm was the floor's to forward, so the score may suppress what the floor leaves it
+    thr = m.thresholds["asystole"]
+    true_like = {"asy_ecg_gap_min_s": 7.0, "floor_ecg_qrs_gap_s": 7.0, "asy_pulse_gap_min_s": 6.0}
+    false_like = {"asy_ecg_gap_min_s": 1.0, "floor_ecg_qrs_gap_s": 1.0, "asy_pulse_gap_min_s": 1.0}
+    for x, forwarded in ((true_like, True), (false_like, False)):
+        p = m.predict_proba_one(x, "asystole")[True]
+        assert forwards(check_floor("asystole", x), p, thr) is forwarded
 
 
 @pytest.mark.skipif(not DATA.exists(), reason="real data ../shared/data/challenge2015-dev absent")

@@ -1,18 +1,14 @@
-"""What the scorer needs around the evidence: a wall-time watchdog, and checked model loading.
+"""A wall-time watchdog around evidence extraction: past its budget the alarm is forwarded.
 
-The scorer and policy themselves are `engine.learning.LearningScorer` / `LearningPolicy`.
+Used by `engine.learning.LearningScorer`; model loading lives in `model.loading`.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
-
-from ..model.classifier import AlarmModel
 
 T = TypeVar("T")
 
@@ -67,37 +63,3 @@ class ExtractionWatchdog:
         if "error" in box:
             raise box["error"]
         return box["value"]  # type: ignore[no-any-return]
-
-
-class ModelError(ValueError):
-    """A model snapshot that must not be used (missing, unreadable, malformed)."""
-
-
-def load_model(path: str | Path) -> AlarmModel:
-    """Load and check a model snapshot; any problem is a `ModelError` saying what is wrong."""
-    p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelError(f"model file {p} is missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"model file {p} is unreadable ({type(exc).__name__})") from None
-    return model_from_dict(data, str(p))
-
-
-def model_from_dict(data: Any, origin: str = "model") -> AlarmModel:
-    """Build and check a model from its JSON state.
-
-    >>> model_from_dict({"format": "nope"})
-    Traceback (most recent call last):
-    ...
-    alarmfilter.engine.evidence.ModelError: model is invalid (ValueError: unsupported model format 'nope')
-    """
-    try:
-        model = AlarmModel.from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ModelError(f"{origin} is invalid ({type(exc).__name__}: {exc})") from None
-    bad = [t for t, thr in model.thresholds.items() if not (isinstance(thr, float) and 0.0 <= thr <= 1.0)]
-    if bad or not model.types:
-        raise ModelError(f"{origin} is invalid (no per-type models or thresholds outside [0, 1]: {bad})")
-    return model

@@ -11,7 +11,8 @@ audit samples can tell how many.
 
 ``run_feedback_experiment`` returns false alarms suppressed and sensitivity per quarter of the
 stream, and the audit-sample estimate of missed true alarms beside the true count.  It drives
-``BedEngine`` directly (no I/O), so tests and the evaluation report can call it.
+``BedEngine`` directly (no I/O), so tests and the evaluation report can call it.  A simulation
+experiment, so it lives in ``sim/``, not in the sans-IO core.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ..engine import BedEngine, EngineConfig
+from ..engine.factory import engine_factory
 from ..events.types import Decision
 from ..events.wire import Alarm, Feedback, Vitals
 from ..model.lifecycle import ModelLifecycle
+from ..model.loading import ward_model_lifecycle
 from ..policy.audit import MissedTrueEstimate, estimate_from_stats
-from .bed import BedEngine
-from .config import EngineConfig
-from .learning import LearningPolicy, LearningScorer, ward_model_lifecycle
+from ..policy.confusion import Confusion
 
 T0 = 1_764_150_000.0
 VITALS_SECONDS = 60
@@ -45,19 +47,41 @@ class Scenario:
 
 @dataclass
 class QuarterFigures:
-    alarms: int = 0
-    true_alarms: int = 0
-    false_alarms: int = 0
-    false_suppressed: int = 0
-    true_forwarded: int = 0
+    decided: list[tuple[bool, bool]] = field(default_factory=list)  # (actionable, forwarded) per alarm
+
+    @property
+    def counts(self) -> Confusion:
+        return Confusion.of(self.decided)
+
+    @property
+    def alarms(self) -> int:
+        return len(self.decided)
+
+    @property
+    def true_alarms(self) -> int:
+        return self.counts.true_alarms
+
+    @property
+    def true_forwarded(self) -> int:
+        return self.counts.tp
+
+    @property
+    def false_alarms(self) -> int:
+        return self.counts.false_alarms
+
+    @property
+    def false_suppressed(self) -> int:
+        return self.counts.tn
 
     @property
     def false_suppressed_pct(self) -> float:
-        return 100.0 * self.false_suppressed / self.false_alarms if self.false_alarms else 0.0
+        tnr = self.counts.tnr
+        return 100.0 * tnr if tnr is not None else 0.0
 
     @property
     def sensitivity(self) -> float:
-        return self.true_forwarded / self.true_alarms if self.true_alarms else 1.0
+        tpr = self.counts.tpr
+        return tpr if tpr is not None else 1.0
 
 
 @dataclass
@@ -72,8 +96,8 @@ class ExperimentResult:
 
     @property
     def sensitivity(self) -> float:
-        t = sum(q.true_alarms for q in self.quarters)
-        return sum(q.true_forwarded for q in self.quarters) / t if t else 1.0
+        tpr = Confusion.of(d for q in self.quarters for d in q.decided).tpr
+        return tpr if tpr is not None else 1.0
 
     def as_dict(self) -> dict[str, object]:
         """Plain JSON-ready figures (for the evaluation report)."""
@@ -160,15 +184,14 @@ def run_feedback_experiment(seed: int = 0, n_alarms: int = 1200, n_beds: int = 8
     """Decide every alarm, then learn the labels clinicians give (forwarded and audit samples only)."""
     rng = random.Random(seed)
     lifecycle = lifecycle or ward_model_lifecycle(EXPERIMENT_KEY)
-    scorer, policy = LearningScorer(lifecycle), LearningPolicy(lifecycle)
-    cfg = EngineConfig(audit_fraction=audit_fraction, seed=seed)
+    make = engine_factory(EngineConfig(audit_fraction=audit_fraction, seed=seed), lifecycle, learning=True)
     beds: dict[str, BedEngine] = {}
     scenarios = _scenarios(rng, n_alarms, n_beds, hidden_real_rate)
     quarters = [QuarterFigures() for _ in range(4)]
     pending: list[tuple[float, int, Feedback]] = []
     missed = 0
     for i, s in enumerate(scenarios):
-        eng = beds.get(s.bed) or beds.setdefault(s.bed, BedEngine(s.bed, cfg, scorer, policy))
+        eng = beds.get(s.bed) or beds.setdefault(s.bed, make(s.bed))
         while pending and pending[0][0] <= s.ts - VITALS_SECONDS:
             fb = heapq.heappop(pending)[2]
             beds[fb.bed].feed(fb)
@@ -181,15 +204,8 @@ def run_feedback_experiment(seed: int = 0, n_alarms: int = 1200, n_beds: int = 8
                              type=s.alarm_type, priority="medium"))
         record = next(o for o in out if o.kind == "decision" and o.alarm_id == f"a{i}")
         forwarded = record.decision == Decision.FORWARD.value
-        q = quarters[min(3, 4 * i // len(scenarios))]
-        q.alarms += 1
-        if s.actionable:
-            q.true_alarms += 1
-            q.true_forwarded += int(forwarded)
-            missed += int(not forwarded)
-        else:
-            q.false_alarms += 1
-            q.false_suppressed += int(not forwarded)
+        quarters[min(3, 4 * i // len(scenarios))].decided.append((s.actionable, forwarded))
+        missed += int(s.actionable and not forwarded)
         if forwarded:  # clinicians label what they saw
             ts = s.ts + rng.uniform(*label_delay_seconds)
             heapq.heappush(pending, (ts, i, Feedback(schema_version=1, kind="feedback", bed=s.bed, ts=ts,

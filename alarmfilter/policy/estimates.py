@@ -8,32 +8,24 @@ inverse-propensity estimate with a constant propensity). The labelled forwarded
 alarms estimate the true share of the forwarded ones. Both shares are ratios of
 labelled alarms, so missing labels do not bias them if labels go missing at random.
 
-This is the driver's own running estimate (estimator="audit_ratio"); the learning
-work's inverse-propensity estimator sets its figure through
-`DriverMetrics.set_audit_estimate`, under its own estimator name.
+`FeedbackJoin` is the driver's ledger behind this running estimate (estimator="audit_ratio",
+exported by `metrics.DriverMetrics`): it remembers the recent decisions, joins each clinician
+label to the decision it labels, and keeps the `AuditCounts`.  The engines' own
+inverse-propensity estimate is `policy.audit.estimate_from_stats`.
 """
 
 from __future__ import annotations
 
-import math
+from collections import OrderedDict
 from dataclasses import dataclass
 
+from alarmfilter.events.outputs import DecisionRecord
+from alarmfilter.events.types import AlarmType, Decision
+from alarmfilter.events.wire import Feedback
+from alarmfilter.policy.audit import wilson_interval
 
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion; sane at 0 and n, unlike the Wald one.
-
-    >>> [round(x, 3) for x in wilson_interval(0, 20)]
-    [0.0, 0.161]
-    >>> [round(x, 3) for x in wilson_interval(5, 10)]
-    [0.237, 0.763]
-    """
-    if n <= 0:
-        return 0.0, 1.0
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+#: Decisions remembered to join late feedback with (about 100 B each).
+MAX_REMEMBERED_DECISIONS = 100_000
 
 
 @dataclass
@@ -80,7 +72,7 @@ class AuditCounts:
         n = self.audit_true + self.audit_false
         if n == 0:
             return None
-        lo_p, hi_p = wilson_interval(self.audit_true, n)
+        lo_p, hi_p = wilson_interval(self.audit_true / n, n)
         point = self._missed(self.audit_true / n)
         lower, upper = self._missed(lo_p), self._missed(hi_p)
         if point is None:
@@ -104,3 +96,67 @@ class AuditCounts:
         suppressed_false = p_false * self.suppressed
         total_false = suppressed_false + p_false * self.audit_sampled + q_false * self.forwarded
         return suppressed_false / total_false if total_false > 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class JoinedDecision:
+    """What a later label needs of the decision it labels."""
+
+    alarm_type: str
+    priority: str
+    decision: str
+    audit_sample: bool
+    auditable: bool  # counts toward the audit estimates (non-lethal physiological types)
+    alarm_ts: float
+
+
+class FeedbackJoin:
+    """The recent decisions of a driver (bounded), each clinician label joined to its decision.
+
+    >>> from alarmfilter.events.outputs import DecisionRecord
+    >>> join = FeedbackJoin()
+    >>> d = join.decided(DecisionRecord(alarm_id="a1", bed="B1", type="spo2_low", priority="medium",
+    ...     alarm_ts=1764150300.0, decision="suppress", score=0.1, reason_code="evidence_against", reasons=["x"],
+    ...     decided_ts=1764150300.0, model_version="m"))
+    >>> join.counts.suppressed, join.labelled(Feedback(schema_version=1, kind="feedback", bed="B1", ts=1764150340.0,
+    ...     alarm_id="a1", actionable=True)) == d
+    (1, True)
+    """
+
+    def __init__(self, max_remembered: int = MAX_REMEMBERED_DECISIONS) -> None:
+        self.max_remembered = max_remembered
+        self.counts = AuditCounts()
+        self._seen: OrderedDict[str, JoinedDecision] = OrderedDict()
+
+    def decided(self, d: DecisionRecord) -> JoinedDecision:
+        """Remember a decision; count it in the audited population when its type is audited."""
+        known = AlarmType.parse(d.type)
+        auditable = known is not None and not known.is_technical and not known.is_lethal
+        decision = str(getattr(d.decision, "value", d.decision))
+        if auditable:  # lethal types are never audit-sampled, so the audit says nothing about them
+            c = self.counts
+            if d.audit_sample:
+                c.audit_sampled += 1
+            elif decision == Decision.SUPPRESS.value:
+                c.suppressed += 1
+            else:
+                c.forwarded += 1
+        seen = self._seen[d.alarm_id] = JoinedDecision(d.type, d.priority, decision, d.audit_sample, auditable,
+                                                       d.alarm_ts)
+        if len(self._seen) > self.max_remembered:
+            self._seen.popitem(last=False)
+        return seen
+
+    def labelled(self, fb: Feedback) -> JoinedDecision | None:
+        """The decision a label is for (None when forgotten or never seen); the label is counted."""
+        seen = self._seen.get(fb.alarm_id)
+        if seen is None or not seen.auditable:
+            return seen
+        c = self.counts
+        if seen.audit_sample:
+            c.audit_true += fb.actionable
+            c.audit_false += not fb.actionable
+        elif seen.decision == Decision.FORWARD.value:
+            c.forwarded_true += fb.actionable
+            c.forwarded_false += not fb.actionable
+        return seen
