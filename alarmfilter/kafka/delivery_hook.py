@@ -115,7 +115,8 @@ class WorkerDelivery:
         n = len(self.delivery.queue)
         oldest = self.delivery.queue.oldest_queued_wall()
         age = f", oldest {time.time() - oldest:.0f} s" if oldest is not None else ""
-        failing = f", failing: {', '.join(sorted(self._failing))}" if self._failing else ""
+        names = [d.name for d in self.delivery.config.destinations if self.delivery.failing(d.name)]
+        failing = f", failing: {', '.join(names)}" if names else ""
         return f"HL7 queue {n}{age}{failing}"
 
     # -- worker hooks (event loop thread, never block) ------------------------------------------
