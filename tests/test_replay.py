@@ -127,13 +127,15 @@ def test_silent_bed_is_evicted_after_deciding_its_pending_alarms():
     assert set(ward.beds) == {"B2"}, "a bed that keeps sending is never evicted"
 
 
-def test_cli_replay_of_a_file_with_no_valid_line_fails_in_one_line(tmp_path):
+def test_cli_replay_of_a_file_with_no_valid_line_fails_in_one_line(tmp_path, capsys):
+    from alarmfilter.cli import main
+
     events = tmp_path / "e.jsonl"
     events.write_text("not json\n[1, 2]\n{\"schema_version\": 1, \"kind\": \"alarm\"}\n")
-    r = _cli("replay", str(events), "--out", str(tmp_path / "out"))
-    assert r.returncode == 2, r.stdout + r.stderr
-    assert r.stderr.count("\n") == 1 and "none of its 3 lines is a valid event" in r.stderr and "Traceback" not in r.stderr
+    assert main(["replay", str(events), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "none of its 3 lines is a valid event" in err and "Traceback" not in err
     assert len(read(tmp_path / "out" / "deadletter.jsonl")) == 3  # the reasons are still written
     # one valid line is enough for a normal run
     events.write_text("not json\n" + line(vitals("B1", T0)) + "\n")
-    assert _cli("replay", str(events), "--out", str(tmp_path / "out2")).returncode == 0
+    assert main(["replay", str(events), "--out", str(tmp_path / "out2")]) == 0

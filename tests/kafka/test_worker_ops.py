@@ -133,10 +133,10 @@ def test_sigterm_with_the_broker_gone_exits_in_time_and_a_restart_loses_no_alarm
         broker.stop()
 
 
-def test_startup_summary_and_status_lines(settings: Settings, tmp_path: Path) -> None:
+def test_startup_summary_and_status_lines_as_json(settings: Settings, tmp_path: Path) -> None:
     """One start-up line that says what the worker does; periodic status lines; no faust chatter at INFO;
-    no 'Missing sensor state' warning."""
-    w = WorkerProc(settings, tmp_path, "w1", status_interval_seconds=1, unit="icu-north").start()
+    no 'Missing sensor state' warning; with ALARMFILTER_LOG_FORMAT=json every line is one JSON object."""
+    w = WorkerProc(settings, tmp_path, "w1", status_interval_seconds=1, unit="icu-north", log_format="json").start()
     try:
         w.wait_assigned()
         events = ward_stream(beds=2, seconds=12, tag="status")
@@ -147,35 +147,22 @@ def test_startup_summary_and_status_lines(settings: Settings, tmp_path: Path) ->
             if status and "0 alarms decided" not in status[-1]:
                 break
             time.sleep(0.2)
-        text = w.text()
     finally:
         w.stop()
-    lines = text.splitlines()
-    (summary,) = [line for line in lines if "alarmfilter worker starting:" in line]
+    records = [json.loads(line) for line in w.text().splitlines() if line.strip()]
+    assert all({"ts", "level", "logger", "message"} <= set(r) for r in records)
+    messages = [r["message"] for r in records]
+    (summary,) = [m for m in messages if m.startswith("alarmfilter worker starting:")]
     for part in (f"broker {settings.broker_hosts[0]}", settings.topics.alarms, settings.topics.alerts,
                  f"{settings.partitions} partitions", f"group {settings.consumer_group}", "metrics off", "HL7 off",
                  "unit icu-north", "model m", "data dir /"):
         assert part in summary, (part, summary)
-    status = [line for line in lines if "status: " in line]
+    status = [m for m in messages if m.startswith("status: ")]
     assert status and "alarms decided (" in status[-1] and "event lag" in status[-1], status
     assert "0 alarms decided" not in status[-1], status[-1]
-    assert "Missing sensor state" not in text
-    assert "[^" not in text, "faust service chatter at INFO"  # mode's "[^Worker]: Starting..." lines
-    assert len(lines) < 40, text
-
-
-def test_json_log_format_one_object_per_line(settings: Settings, tmp_path: Path) -> None:
-    w = WorkerProc(settings, tmp_path, "w1", log_format="json").start()
-    try:
-        deadline = time.monotonic() + 30
-        while "assigned partitions" not in w.text() and time.monotonic() < deadline:
-            assert w.alive, w.text()
-            time.sleep(0.2)
-    finally:
-        w.stop()
-    records = [json.loads(line) for line in w.text().splitlines() if line.strip()]
-    assert records and all({"ts", "level", "logger", "message"} <= set(r) for r in records)
-    assert any("alarmfilter worker starting:" in r["message"] for r in records)
+    assert not [m for m in messages if "Missing sensor state" in m]
+    assert not [m for m in messages if m.startswith("[^")], "faust service chatter at INFO"  # "[^Worker]: ..."
+    assert len(records) < 40, messages
 
 
 def test_no_broker_retries_are_shown_and_the_deadline_is_configurable(settings: Settings, tmp_path: Path) -> None:
