@@ -43,7 +43,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from ..datasets.vfdb import is_vfdb_folder
     from ..engine.config import HOLD_CEILING_SECONDS
-    from ..evaluate.session import FILTER, EvaluationError, Options, compare_lead_names, evaluate, repeated_cv
+    from ..evaluate.session import (
+        FILTER,
+        EvaluationError,
+        Options,
+        compare_lead_names,
+        evaluate,
+        repeated_cv,
+    )
     from .engines import shipped_model
 
     data_dir = Path(readable_dir(args.dir))

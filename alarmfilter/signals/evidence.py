@@ -247,11 +247,10 @@ def _vt_lead(c: Channel) -> _LeadVT:
     tail = c.peaks[c.peaks >= t0]
     reg = regularity(tail, c.fs_hz) if tail.size >= 4 else 0.0
     f0, conc, _ = spectral_organisation(c.x[-int(8 * c.fs_hz):], c.fs_hz)
-    extra = {"context_bpm": ctx_bpm, "qrs_regularity": reg, "spectrum": (f0, conc)}
     xf = morphology_filter(c.x, c.fs_hz)
     if b.size < 3:
         usual = _gap_between(matches, t0, end, c.fs_hz)[0]
-        return _LeadVT(0, 0, 1.0, lb, ((end - t0) / c.fs_hz, t0, end), usual, narrow, **extra)
+        return _LeadVT(0, 0, 1.0, lb, ((end - t0) / c.fs_hz, t0, end), usual, narrow, ctx_bpm, reg, (f0, conc))
     w = qrs_widths_ms(xf, b, c.fs_hz, prefiltered=True)
     ref = c.context_beats
     wref = qrs_widths_ms(xf, ref, c.fs_hz, prefiltered=True) if ref.size >= 3 else np.zeros(0)
@@ -267,7 +266,7 @@ def _vt_lead(c: Channel) -> _LeadVT:
     nb = _normal_beats(c, w, corr, base_w)
     gap = _gap_between(nb, t0, end, c.fs_hz)
     usual = _gap_between(np.union1d(nb, matches), t0, end, c.fs_hz)[0]
-    return _LeadVT(run, chain, float(np.max(w) / max(base_w, 1.0)), lb, gap, usual, narrow, **extra)
+    return _LeadVT(run, chain, float(np.max(w) / max(base_w, 1.0)), lb, gap, usual, narrow, ctx_bpm, reg, (f0, conc))
 
 
 def _stretch_quality(c: Channel, g0: int, g1: int) -> tuple[float, float]:

@@ -199,11 +199,11 @@ def test_escalation_happens_in_event_time_and_stops_on_feedback(tmp_path):
         d.tick(T0 + 30.5)  # h1's deadline: 30 s after it was forwarded
         assert await wait_for(lambda: len(backup.received) == 1)
         assert backup.alarm_ids == ["h1"] and backup.control_ids == [message_control_id("h1", 1)]
-        # the backup's ACK is audited a moment after it received the message: wait, or the tick below
-        # may record "exhausted" first
-        assert await wait_for(lambda: audit.outcomes("h1").count("accepted") == 2)
+        # the backup's ACK starts h1's next timer: wait for it to be taken in before event time moves on
+        assert await wait_for(lambda: audit.outcomes("h1") == ["queued", "accepted", "escalated", "accepted"])
         d.tick(T0 + 120.5)  # m1's deadline; h1 has no third destination
         assert await wait_for(lambda: len(backup.received) == 2)
+        assert await wait_for(lambda: audit.outcomes("h1")[-1:] == ["exhausted"])  # audited after the send
         await finish(stop, task, primary, backup)
         assert backup.alarm_ids == ["h1", "m1"]
         assert audit.outcomes("f1") == ["queued", "accepted", "acknowledged"]

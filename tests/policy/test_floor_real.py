@@ -15,10 +15,10 @@ import pytest
 
 from alarmfilter.datasets.challenge import read_alarms
 from alarmfilter.engine.learning import LearningPolicy
-from alarmfilter.model.loading import ward_model_lifecycle
 from alarmfilter.engine.scoring import Assessment
 from alarmfilter.events.types import AlarmType, Decision, ReasonCode
 from alarmfilter.model.crossval import cross_validate, extract_rows, summarise
+from alarmfilter.model.loading import ward_model_lifecycle
 from alarmfilter.policy.floor import check_floor, forwards
 from tests.datasets.vfdb_records import ASYSTOLE, VF, VT, suppressed, vfdb_alarm_records
 
