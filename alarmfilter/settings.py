@@ -154,6 +154,19 @@ class Settings(BaseSettings):
     # -- hold and safety (engine) ---------------------------------------------------------------
     hold_seconds: dict[str, float] = Field(default_factory=dict, description="per alarm type")
     default_hold_seconds: float = Field(0.0, ge=0, le=HOLD_CEILING_SECONDS)
+    threshold_hold_seconds: float = Field(
+        10.0, ge=0, le=HOLD_CEILING_SECONDS,
+        description="hold of SpO2/HR/ABP/RR alarms without a per-type hold (apnea is never held)",
+    )
+    threshold_limits: dict[str, float] = Field(
+        default_factory=dict, description="per threshold type: the unit's monitor limit, e.g. {\"spo2_low\": 88}",
+    )
+    critical_bounds: dict[str, float] = Field(
+        default_factory=dict, description="per threshold type: forward at once beyond this, e.g. {\"spo2_low\": 80}",
+    )
+    severity_budget_seconds: float = Field(
+        2.0, gt=0, le=HOLD_CEILING_SECONDS, description="seconds at the critical bound that forward before the hold ends",
+    )
     warmup_seconds: float = Field(8.0, ge=0)
     audit_fraction: float = Field(0.05, ge=0, le=1)
     seed: int = 0
@@ -229,6 +242,10 @@ class Settings(BaseSettings):
         return EngineConfig(
             hold_seconds=self.hold_seconds,
             default_hold_seconds=self.default_hold_seconds,
+            threshold_hold_seconds=self.threshold_hold_seconds,
+            threshold_limits=self.threshold_limits,
+            critical_bounds=self.critical_bounds,
+            severity_budget_seconds=self.severity_budget_seconds,
             warmup_seconds=self.warmup_seconds,
             audit_fraction=self.audit_fraction,
             seed=self.seed,

@@ -10,7 +10,7 @@ import importlib
 import sys
 
 #: Subcommands in the order `--help` lists them; module = name with '-' -> '_' under alarmfilter.cli.
-COMMANDS = ["demo", "replay", "data", "evaluate", "simulate", "worker", "hl7-sink", "bench"]
+COMMANDS = ["demo", "replay", "data", "evaluate", "evaluate-thresholds", "simulate", "worker", "hl7-sink", "bench"]
 
 
 class CliError(Exception):

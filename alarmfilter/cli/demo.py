@@ -24,6 +24,13 @@ def is_technical(alarm_type: str) -> bool:
     return t is not None and t.is_technical
 
 
+def is_threshold(alarm_type: str) -> bool:
+    """A threshold (parameter) alarm: SpO2, HR, ABP, RR limits and apnea."""
+    from ..policy.threshold_prior import THRESHOLD_TYPES
+
+    return alarm_type in THRESHOLD_TYPES
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("demo", help="run a simulated ward end to end on this machine and show the alarm burden")
     p.add_argument("--seconds", type=float, default=3600.0, help="simulated seconds (default 3600)")
@@ -108,22 +115,29 @@ def summarise(decisions: list[Any], truth: dict[str, bool]) -> dict[str, Any]:
     from ..policy.confusion import Confusion
 
     per_type: dict[str, list[tuple[bool | None, bool]]] = {}
+    critical: dict[str, list[bool | None]] = {}
     for d in decisions:
         per_type.setdefault(d.type, []).append((truth.get(d.alarm_id), d.decision == "forward"))
+        if d.reason_code == "critical_bound":  # a threshold value beyond its critical bound: forwarded at once
+            critical.setdefault(d.type, []).append(truth.get(d.alarm_id))
     clinical = [x for t, xs in per_type.items() if not is_technical(t) for x in xs]
     technical = [x for t, xs in per_type.items() if is_technical(t) for x in xs]
+    threshold = [x for t, xs in per_type.items() if is_threshold(t) for x in xs]
 
-    def row(decided: list[tuple[bool | None, bool]]) -> dict[str, Any]:
+    def row(decided: list[tuple[bool | None, bool]], crit: list[bool | None] | None = None) -> dict[str, Any]:
         c = Confusion.of(decided)
         forwarded = sum(f for _, f in decided)
         return {"alarms_in": len(decided), "forwarded": forwarded, "suppressed": len(decided) - forwarded,
                 "true_alarms": c.true_alarms, "false_alarms": c.false_alarms, "false_suppressed": c.tn,
                 "missed_true": c.fn,
-                "false_alarm_reduction_pct": round(100.0 * c.tnr, 1) if c.tnr is not None else 0.0}
+                "false_alarm_reduction_pct": round(100.0 * c.tnr, 1) if c.tnr is not None else 0.0,
+                "critical_forwarded": len(crit or []), "critical_false": sum(v is False for v in crit or [])}
 
     return {
-        "per_type": {t: row(c) for t, c in sorted(per_type.items(), key=lambda kv: (is_technical(kv[0]), kv[0]))},
+        "per_type": {t: row(c, critical.get(t)) for t, c in sorted(per_type.items(),
+                                                                    key=lambda kv: (is_technical(kv[0]), kv[0]))},
         "clinical": row(clinical),
+        "threshold": row(threshold, [v for vs in critical.values() for v in vs]),
         "technical": row(technical),
         "total": row(clinical + technical),
     }
@@ -166,6 +180,11 @@ def print_table(summary: dict[str, Any]) -> None:
                   f"(technical alarms go to the bedside nurse and count as forwarded)")
     console.print(f"clinical false alarms suppressed: {t['false_suppressed']} of {t['false_alarms']} "
                   f"({t['false_alarm_reduction_pct']:.1f} %); missed true alarms: {t['missed_true']} of {t['true_alarms']}")
+    th = summary["threshold"]
+    console.print(f"threshold alarms (SpO2, HR, ABP, RR, apnea): false ones suppressed {th['false_suppressed']} of "
+                  f"{th['false_alarms']} ({th['false_alarm_reduction_pct']:.1f} %), missed true {th['missed_true']} of "
+                  f"{th['true_alarms']}; {th['critical_forwarded']} beyond a critical bound (every apnea included; "
+                  f"{th['critical_false']} of them false) forwarded at once")
     console.print(f"clinician labels fed back: {w['feedback_labels']}; events: {w['events']}; "
                   f"elapsed {summary['elapsed_seconds']} s")
     console.print(f"data: {summary['data']}", soft_wrap=True)

@@ -14,6 +14,7 @@ from collections import Counter, OrderedDict
 from ..events.outputs import Alert, DecisionRecord, Output, TechnicalAlarm, dead_letter
 from ..events.types import AlarmType, Decision, ReasonCode
 from ..events.wire import Alarm, Feedback, Vitals, Waveform
+from ..policy.threshold_prior import SOURCE, STALE_SECONDS, THRESHOLD_TYPES, critical_crossing
 from ..signals.numerics import fault_channel, source_channel
 from .buffers import VitalsLog, WaveformBuffer, Window
 from .config import EngineConfig
@@ -22,6 +23,7 @@ from .scoring import (
     AlarmContext,
     Assessment,
     ContextScorer,
+    EarlyDecider,
     FeedbackLearner,
     ForwardAllPolicy,
     LabelledAlarm,
@@ -68,6 +70,7 @@ class BedEngine:
         self._forwarded: dict[str, tuple[str, float]] = {}  # alarm type -> (alarm id, ts) last forwarded
         self._raised: dict[str, list[float]] = {}  # alarm type -> recent raise times (merge window)
         self._rng = random.Random(self.config.seed ^ zlib.crc32(bed.encode()))
+        self._prior = self.config.prior_config()
 
     # -- input ---------------------------------------------------------------------------------
 
@@ -185,20 +188,42 @@ class BedEngine:
             if final or wave_end >= tracked.due_ts or numerics_due or self.clock >= tracked.deadline_ts:
                 out += self._decide_or_forward(tracked)
                 self._pending.pop(alarm_id, None)
+            elif self._due_early(tracked, vitals_end):
+                out += self._decide_or_forward(tracked, until_ts=vitals_end, early=True)
+                self._pending.pop(alarm_id, None)
         return out
 
-    def _decide_or_forward(self, tracked: TrackedAlarm) -> list[Output]:
+    def _due_early(self, tracked: TrackedAlarm, vitals_end: float) -> bool:
+        """A held threshold alarm whose value turned critical or severe is decided at once (new numerics only)."""
+        t = tracked.alarm_type
+        if t is None or t.is_arrhythmia or t.is_technical or not isinstance(self.scorer, EarlyDecider):
+            return False
+        if vitals_end < tracked.alarm.ts or vitals_end <= float(tracked.extra.get("checked_until", float("-inf"))):
+            return False
+        tracked.extra["checked_until"] = vitals_end
+        alarm, until = tracked.alarm, min(vitals_end, tracked.due_ts)
+        try:
+            window = self.waveforms.window(until, self.scorer.window_seconds, alarm.ts)
+            context = self._context(t, alarm, until, tracked.due_ts - alarm.ts, early=True)
+            return self.scorer.decides_early(t, window, self.vitals, alarm.ts, context)
+        except Exception:  # noqa: BLE001 -- fail-open: decide now; the decision forwards if scoring fails too
+            return True
+
+    def _decide_or_forward(self, tracked: TrackedAlarm, until_ts: float | None = None,
+                           early: bool = False) -> list[Output]:
         """`_decide_now`, fail-open: a defect while deciding forwards the alarm, so `tick` and `flush`
         never raise either (`feed` catches everything else)."""
         try:
-            return self._decide_now(tracked)
+            return self._decide_now(tracked, until_ts, early)
         except Exception as exc:  # noqa: BLE001 -- fail-open: the engine never raises into a driver
             return self._engine_error(tracked.alarm, exc)
 
-    def _decide_now(self, tracked: TrackedAlarm) -> list[Output]:
+    def _decide_now(self, tracked: TrackedAlarm, until_ts: float | None = None, early: bool = False) -> list[Output]:
         alarm = tracked.alarm
         merged = self._merge_target(alarm, tracked.alarm_type)
-        if merged is not None:  # checked at decision time: alarms are decided in due order, whatever the arrival order
+        until = tracked.due_ts if until_ts is None else min(until_ts, tracked.due_ts)
+        if merged is not None and not self._critical(tracked.alarm_type, alarm.ts, until):
+            # checked at decision time: alarms are decided in due order, whatever the arrival order
             return self._decide_merged(tracked, *merged)
         assessment: Assessment | None = None
         if tracked.alarm_type is None:
@@ -206,7 +231,7 @@ class BedEngine:
         elif tracked.alarm_type.is_technical:
             verdict = Verdict(Decision.FORWARD, ReasonCode.TECHNICAL_ALARM, ["technical alarm: routed to the bedside nurse"])
         else:
-            assessment, verdict = self._assess(tracked.alarm_type, alarm, tracked.due_ts)
+            assessment, verdict = self._assess(tracked.alarm_type, alarm, until, tracked.due_ts - alarm.ts, early)
         if verdict.decision is Decision.SUPPRESS:
             self._count_suppression(tracked.alarm_type)
         if verdict.decision is Decision.SUPPRESS and self._audit_draw(tracked.alarm_type):
@@ -245,7 +270,8 @@ class BedEngine:
                              model_version=version, audit_sample=tracked.audit_sample))
         return out
 
-    def _assess(self, alarm_type: AlarmType, alarm: Alarm, until_ts: float) -> tuple[Assessment | None, Verdict]:
+    def _assess(self, alarm_type: AlarmType, alarm: Alarm, until_ts: float, hold_seconds: float = 0.0,
+                early: bool = False) -> tuple[Assessment | None, Verdict]:
         """Score and decide; every way this can fail forwards the alarm with the reason."""
         if self.scorer is None:
             return None, self.policy.decide(alarm_type, None)
@@ -253,7 +279,7 @@ class BedEngine:
         fail = self._signal_problem(alarm_type, window, alarm.ts)
         if fail is not None:
             return None, fail
-        context = self._context(alarm_type, alarm, until_ts)
+        context = self._context(alarm_type, alarm, until_ts, hold_seconds, early)
         try:
             if isinstance(self.scorer, ContextScorer):
                 assessment = self.scorer.assess_in_context(alarm_type, window, self.vitals, alarm.ts, context)
@@ -278,7 +304,8 @@ class BedEngine:
             return Verdict(Decision.FORWARD, ReasonCode.WARMING_UP, [f"only {window.seconds:.1f} s of waveform held so far: forwarded"])
         return None
 
-    def _context(self, alarm_type: AlarmType, alarm: Alarm, until_ts: float) -> AlarmContext:
+    def _context(self, alarm_type: AlarmType, alarm: Alarm, until_ts: float, hold_seconds: float = 0.0,
+                 early: bool = False) -> AlarmContext:
         """A technical fault on the alarm's source sensor (raised before the decision, still fresh)."""
         source = source_channel(alarm_type.value, alarm.channel)
         best: tuple[str, float] | None = None
@@ -289,9 +316,18 @@ class BedEngine:
         raised = self._raised.get(alarm_type.value, [])
         reraises = sum(1 for t in raised if alarm.ts - self.config.merge_window_seconds <= t < alarm.ts)
         if best is None:
-            return AlarmContext(reraise_count=reraises, until_ts=until_ts)
-        self.stats["fault_on_source"] += 1
-        return AlarmContext(best[0], max(0.0, alarm.ts - best[1]), reraises, until_ts)
+            return AlarmContext(reraise_count=reraises, until_ts=until_ts, hold_seconds=hold_seconds, early=early)
+        if not early:  # an early check is asked again at the decision: count once
+            self.stats["fault_on_source"] += 1
+        return AlarmContext(best[0], max(0.0, alarm.ts - best[1]), reraises, until_ts, hold_seconds, early)
+
+    def _critical(self, alarm_type: AlarmType | None, alarm_ts: float, until_ts: float) -> bool:
+        """A threshold alarm beyond its critical bound is never merged into an earlier one: decided afresh."""
+        if alarm_type is None or alarm_type.value not in THRESHOLD_TYPES:
+            return False
+        key = SOURCE[alarm_type.value][0]
+        series = {key: self.vitals.series(key, until_ts, until_ts - alarm_ts + STALE_SECONDS)}
+        return critical_crossing(alarm_type.value, series, alarm_ts, until_ts, self._prior) is not None
 
     def _note_raise(self, alarm: Alarm, alarm_type: AlarmType | None) -> None:
         """Recent raise times per type (bounded), for the re-raise count of later alarms."""

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..policy.threshold_prior import (
+    CRITICAL,
+    HOLD_SECONDS,
+    LIMITS,
+    SEVERITY_BUDGET_SECONDS,
+    SOURCE,
+    PriorConfig,
+)
+
 #: No alarm waits longer than this for evidence, whatever the configuration says.
 HOLD_CEILING_SECONDS = 10.0
 
@@ -18,6 +27,20 @@ class EngineConfig(BaseModel):
         default_factory=dict, description="per alarm type: how long after the alarm data may be used"
     )
     default_hold_seconds: float = Field(0.0, ge=0)
+    threshold_hold_seconds: float = Field(
+        10.0, ge=0, description="hold of threshold alarms (SpO2, HR, ABP, RR) the unit sets no per-type hold for; "
+        "apnea is never held. The prior forwards before it runs out when a value turns critical or severe",
+    )
+    threshold_limits: dict[str, float] = Field(
+        default_factory=dict, description="per threshold type: the monitor limit assumed (default: common adult limits)"
+    )
+    critical_bounds: dict[str, float] = Field(
+        default_factory=dict, description="per threshold type: beyond this value the alarm is forwarded at once"
+    )
+    severity_budget_seconds: float = Field(
+        SEVERITY_BUDGET_SECONDS, gt=0, le=10,
+        description="seconds at the critical bound (depth x time after the alarm) that forward before the hold ends",
+    )
     hold_ceiling_seconds: float = Field(HOLD_CEILING_SECONDS, gt=0, le=HOLD_CEILING_SECONDS)
     hold_grace_seconds: float = Field(
         1.0, ge=0, le=5, description="extra event time to wait for a lagging waveform chunk"
@@ -39,15 +62,33 @@ class EngineConfig(BaseModel):
 
     @model_validator(mode="after")
     def _holds_within_ceiling(self) -> EngineConfig:
-        for name, hold in {**self.hold_seconds, "default": self.default_hold_seconds}.items():
+        for name, hold in {**self.hold_seconds, "default": self.default_hold_seconds,
+                           "threshold": self.threshold_hold_seconds}.items():
             if not 0 <= hold <= self.hold_ceiling_seconds:
                 raise ValueError(
                     f"hold for {name} is {hold} s; it must be within [0, {self.hold_ceiling_seconds}] s"
                 )
+        for name, table in (("threshold_limits", self.threshold_limits), ("critical_bounds", self.critical_bounds)):
+            unknown = sorted(set(table) - set(CRITICAL if name == "critical_bounds" else LIMITS))
+            if unknown:
+                raise ValueError(f"{name}: {unknown} are not threshold alarm types with a bound")
+        prior = self.prior_config()
+        for t in CRITICAL:
+            limit, crit, d = prior.limit(t), prior.critical_bound(t), SOURCE[t][1]
+            if crit is None or d * (crit - limit) <= 0:
+                raise ValueError(f"critical bound of {t} ({crit}) must lie beyond its limit ({limit})")
         return self
 
     def hold_for(self, alarm_type: str) -> float:
-        return self.hold_seconds.get(alarm_type, self.default_hold_seconds)
+        if alarm_type in self.hold_seconds:
+            return self.hold_seconds[alarm_type]
+        if alarm_type in HOLD_SECONDS:
+            return min(HOLD_SECONDS[alarm_type], self.threshold_hold_seconds)
+        return self.default_hold_seconds
+
+    def prior_config(self) -> PriorConfig:
+        """The threshold-alarm prior's limits, critical bounds and budget for this unit."""
+        return PriorConfig(dict(self.threshold_limits), dict(self.critical_bounds), self.severity_budget_seconds)
 
     @property
     def buffer_seconds(self) -> float:

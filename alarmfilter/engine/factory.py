@@ -12,6 +12,7 @@ from collections.abc import Callable
 from ..model.classifier import AlarmModel
 from ..model.lifecycle import ModelLifecycle
 from ..model.loading import ward_model_lifecycle
+from ..policy.threshold_prior import THRESHOLD_TYPES
 from .bed import BedEngine
 from .config import EngineConfig
 from .learning import LearningPolicy, LearningScorer
@@ -34,8 +35,8 @@ def engine_factory(config: EngineConfig | None = None, model: AlarmModel | Model
     if model is None:
         return lambda bed: BedEngine(bed, cfg)
     lifecycle = model if isinstance(model, ModelLifecycle) else ward_model_lifecycle(model=model)
-    max_hold = max([cfg.default_hold_seconds, *cfg.hold_seconds.values()])
+    max_hold = max([cfg.default_hold_seconds, *cfg.hold_seconds.values(), *(cfg.hold_for(t) for t in THRESHOLD_TYPES)])
     scorer = LearningScorer(lifecycle, hold_seconds=min(max_hold, cfg.hold_ceiling_seconds), learning=learning,
-                            budget_seconds=budget_seconds)
+                            budget_seconds=budget_seconds, prior=cfg.prior_config())
     policy = LearningPolicy(lifecycle)
     return lambda bed: BedEngine(bed, cfg, scorer, policy)

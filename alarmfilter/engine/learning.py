@@ -15,6 +15,7 @@ import math
 from ..events.types import AlarmType, Decision, ReasonCode
 from ..model.lifecycle import ModelLifecycle
 from ..policy.floor import check_floor, forwards
+from ..policy.threshold_prior import THRESHOLD_TYPES, PriorConfig, PriorJudgement, judge
 from ..policy.thresholds import decide
 from ..signals.evidence import EVIDENCE_WINDOW_SECONDS, extract_evidence
 from ..signals.numerics import BASELINE_WINDOW_SECONDS, SOURCE_KEY, numerics_evidence
@@ -38,9 +39,10 @@ class LearningScorer:
     """
 
     def __init__(self, lifecycle: ModelLifecycle, *, hold_seconds: float = 0.0, learning: bool = True,
-                 budget_seconds: float | None = EVIDENCE_BUDGET_SECONDS) -> None:
+                 budget_seconds: float | None = EVIDENCE_BUDGET_SECONDS, prior: PriorConfig | None = None) -> None:
         self.lifecycle = lifecycle
         self.hold_seconds = hold_seconds
+        self.prior = prior or PriorConfig()
         self.learning = learning
         self.watchdog = ExtractionWatchdog(budget_seconds)
 
@@ -67,6 +69,18 @@ class LearningScorer:
 
     def assess_in_context(self, alarm_type: AlarmType, window: Window, vitals: VitalsLog, alarm_ts: float,
                           context: AlarmContext) -> Assessment:
+        return self._assess(alarm_type, window, vitals, alarm_ts, context)[0]
+
+    def decides_early(self, alarm_type: AlarmType, window: Window, vitals: VitalsLog, alarm_ts: float,
+                      context: AlarmContext) -> bool:
+        """Before the hold runs out: has the value turned critical, or severe with no sign of artefact?"""
+        if alarm_type.value not in THRESHOLD_TYPES:
+            return False
+        prior = self._assess(alarm_type, window, vitals, alarm_ts, context, score=False)[1]
+        return prior is not None and prior.final and prior.forward and prior.verdict in ("critical", "severe")
+
+    def _assess(self, alarm_type: AlarmType, window: Window, vitals: VitalsLog, alarm_ts: float,
+                context: AlarmContext, score: bool = True) -> tuple[Assessment, PriorJudgement | None]:
         if alarm_type.is_arrhythmia:
             fs_hz = window.fs_hz or 1.0  # no waveform yet (fs unknown): the evidence of an empty window
             ev = self.watchdog.run(
@@ -76,23 +90,44 @@ class LearningScorer:
         else:
             key = SOURCE_KEY.get(alarm_type.value)
             until = max(alarm_ts, context.until_ts or alarm_ts)
-            series: dict[str, FloatArray] = {
-                k: vitals.series(k, until, BASELINE_WINDOW_SECONDS + until - alarm_ts)
-                for k in {key, *_CROSS_KEYS} if k
-            }
+            series = self._series(key, vitals, alarm_ts, until)
+            if key in ("abp_sys_mmhg", "abp_mean_mmhg"):  # ABP alarms judge the other pressure too
+                series |= self._series("abp_mean_mmhg" if key == "abp_sys_mmhg" else "abp_sys_mmhg",
+                                       vitals, alarm_ts, until)
             if key is None or len(series[key]) == 0:
                 what = key or alarm_type.value
+                if alarm_type.value in THRESHOLD_TYPES:  # nothing to judge: the prior forwards, and says so
+                    verdict = judge(alarm_type.value, series, alarm_ts, until, context.hold_seconds,
+                                    context.features(), self.prior, complete=True)
+                    return Assessment(verdict.p_true, {**context.features(), **verdict.features},
+                                      {"num_missing": f"no {what} numerics held"}, self.lifecycle.version,
+                                      verdict.reasons, verdict.critical, True), verdict
                 return Assessment(1.0, context.features(), {"num_missing": f"no {what} numerics held: forwarded"},
-                                  self.lifecycle.version)
+                                  self.lifecycle.version), None
             ev = numerics_evidence(alarm_type.value, series, alarm_ts, signals=window.signals, fs_hz=window.fs_hz,
                                    alarm_index=window.alarm_index, fault=context.fault, until_ts=until)
             features, findings = dict(ev.features), dict(ev.findings)
         features.update(context.features())
         findings.update(context.findings())
-        p_true = float(self.lifecycle.predict_proba_one(features, alarm_type.value)[True])
+        prior: PriorJudgement | None = None
+        if alarm_type.value in THRESHOLD_TYPES:
+            prior = judge(alarm_type.value, series, alarm_ts, until, context.hold_seconds,
+                          {**features, "fault_age_seconds": context.fault_age_seconds}, self.prior,
+                          complete=not context.early, fault_type=context.fault_type)
+            features.update(prior.features)
+            features["thr_prior_logit"] = prior_logit(prior)
+        p_true = float(self.lifecycle.predict_proba_one(features, alarm_type.value)[True]) if score else 1.0
         if not math.isfinite(p_true):
             raise ValueError("model returned a non-finite probability")
-        return Assessment(p_true, features, findings, self.lifecycle.version)
+        if prior is None:
+            return Assessment(p_true, features, findings, self.lifecycle.version), None
+        return Assessment(p_true, features, findings, self.lifecycle.version, prior.reasons, prior.critical,
+                          prior.forward or not prior.final), prior
+
+    @staticmethod
+    def _series(key: str | None, vitals: VitalsLog, alarm_ts: float, until: float) -> dict[str, FloatArray]:
+        return {k: vitals.series(k, until, BASELINE_WINDOW_SECONDS + until - alarm_ts)
+                for k in {key, *_CROSS_KEYS} if k}
 
     def learn(self, alarm_type: AlarmType, features: dict[str, float], actionable: bool) -> None:
         if self.learning:
@@ -119,6 +154,8 @@ class LearningPolicy:
     def decide(self, alarm_type: AlarmType, assessment: Assessment | None) -> Verdict:
         if assessment is None:
             return Verdict(Decision.FORWARD, ReasonCode.NO_SIGNAL, ["no evidence could be computed: forwarded"])
+        if assessment.prior_reasons:
+            return self._decide_threshold(alarm_type, assessment)
         floor = check_floor(alarm_type.value, assessment.features, assessment.findings)
         context = [assessment.findings[k] for k in CONTEXT_FINDINGS if k in assessment.findings]
         if not floor.may_suppress:
@@ -137,3 +174,37 @@ class LearningPolicy:
         if floor.reason and floor.reason not in reasons:
             reasons.insert(0, floor.reason)
         return Verdict(Decision.SUPPRESS, ReasonCode.EVIDENCE_AGAINST, reasons)
+
+    def _decide_threshold(self, alarm_type: AlarmType, assessment: Assessment) -> Verdict:
+        """The prior's verdict, or the learned model's where it has taken over; the critical rule
+        comes first and no model, threshold or learned update can lower it."""
+        prior = list(assessment.prior_reasons)
+        if assessment.critical or assessment.features.get("thr_critical", 0.0) >= 1.0:
+            return Verdict(Decision.FORWARD, ReasonCode.CRITICAL_BOUND, prior)
+        thr = float(self.lifecycle.thresholds.get(alarm_type.value, 0.0))
+        forward = bool(assessment.p_true >= thr)
+        if forward == assessment.prior_forward:
+            reasons = prior
+        elif forward:
+            reasons = [(f"learned from this unit's labels: forwarded (score {assessment.p_true:.2f} >= {thr:.2f}); "
+                       f"the physiological prior alone would have held it"), *prior]
+        else:
+            reasons = [(f"learned from this unit's labels: suppressed (score {assessment.p_true:.2f} < {thr:.2f}); "
+                       f"the physiological prior alone would have forwarded it"), *prior]
+        if self.lifecycle.fallen_back:
+            reasons.append(f"learned model set aside, prior in use ({self.lifecycle.fallback_reason})")
+        if forward:
+            return Verdict(Decision.FORWARD, ReasonCode.EVIDENCE_SUPPORTS, reasons)
+        return Verdict(Decision.SUPPRESS, ReasonCode.EVIDENCE_AGAINST, reasons)
+
+
+def prior_logit(judgement: PriorJudgement) -> float:
+    """The prior's verdict as a logit: the learned threshold model adds its correction to this.
+
+    >>> from alarmfilter.policy.threshold_prior import PriorJudgement
+    >>> round(prior_logit(PriorJudgement(True, False, "recovered", (), {})), 2)
+    -2.94
+    """
+    p = min(max(judgement.p_true, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
+

@@ -24,6 +24,9 @@ class Assessment:
     features: dict[str, float]
     findings: dict[str, str] = field(default_factory=dict)
     model_version: str = ""
+    prior_reasons: tuple[str, ...] = ()  # threshold alarms: what the physiological prior found
+    critical: bool = False  # a value beyond its critical bound: forwarded whatever the model says
+    prior_forward: bool = True  # the prior's own verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,8 @@ class AlarmContext:
     fault_age_seconds: float = 0.0
     reraise_count: int = 0
     until_ts: float | None = None  # alarm + hold: the newest data the decision may use
+    hold_seconds: float = 0.0  # the alarm's hold (threshold alarms: the prior judges within it)
+    early: bool = False  # asked before the hold ran out (only a critical or severe value decides then)
 
     @property
     def fault(self) -> FaultContext:
@@ -85,6 +90,14 @@ class AlarmContext:
         if self.reraise_count:
             out["reraise_count"] = f"raised {self.reraise_count} time(s) before in the merge window"
         return out
+
+
+@runtime_checkable
+class EarlyDecider(Protocol):
+    """A scorer that can say, before an alarm's hold runs out, that it must be decided now."""
+
+    def decides_early(self, alarm_type: AlarmType, window: Window, vitals: VitalsLog, alarm_ts: float,
+                      context: AlarmContext) -> bool: ...
 
 
 @runtime_checkable

@@ -106,6 +106,7 @@ class ReasonCode(str, Enum):
     POLICY_ERROR = "policy_error"
     ENGINE_ERROR = "engine_error"
     MERGED = "merged"
+    CRITICAL_BOUND = "critical_bound"  # a threshold alarm beyond its critical bound: forwarded at once
 
     @property
     def is_fail_open(self) -> bool:

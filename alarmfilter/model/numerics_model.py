@@ -1,11 +1,13 @@
 """p(true alarm | numerics evidence) for threshold alarms, learned online per type, and the ward model.
 
-Threshold alarms have no labelled development set here, so their prior is uninformative but
-safe: zero weights, a positive intercept, and no suppression at all until a type has seen
-``min_labels_per_class`` clinician labels of each class.  After that each type's river
-``StandardScaler -> LogisticRegression`` (the arrhythmia model's ``TypeModel``) learns from
-feedback, class-balanced so a ward where most alarms are false cannot talk the model into
-calling everything false.
+Threshold alarms have no labelled development set here, so their prior is physiological
+(`policy.threshold_prior`): its verdict arrives as the feature ``thr_prior_logit`` and, until a
+type has seen ``min_labels_per_class`` clinician labels of each class, decides alone.  Each type's
+river ``StandardScaler -> LogisticRegression`` (the arrhythmia model's ``TypeModel``) learns a
+*correction* to that logit from feedback (it starts at zero: the learned model starts as the
+prior), class-balanced so a ward where most alarms are false cannot talk the model into calling
+everything false.  An alarm beyond its critical bound (``thr_critical``) scores 1 whatever was
+learned; the policy forwards it before asking any model.
 
 ``WardModel`` puts this next to the arrhythmia ``AlarmModel`` behind one river-style interface
 (``predict_proba_one``, ``learn_one``, ``thresholds``, JSON ``to_dict``/``from_dict``), so one
@@ -23,7 +25,7 @@ from river import utils
 from alarmfilter.model.classifier import AlarmModel, TypeModel
 from alarmfilter.signals.evidence import NOT_AVAILABLE
 
-FORMAT = "alarmfilter.numerics-model/1"
+FORMAT = "alarmfilter.numerics-model/2"  # /1 learned without the prior: refused
 WARD_FORMAT = "alarmfilter.ward-model/1"
 
 _COMMON: tuple[tuple[str, float, float], ...] = (
@@ -37,6 +39,9 @@ _COMMON: tuple[tuple[str, float, float], ...] = (
     ("fault_on_source", 0.0, 1.0),
     ("reraise_count", 0.0, 10.0),
     ("num_post_beyond_frac", 0.0, 1.0),
+    ("thr_recovered", 0.0, 1.0),
+    ("thr_artefact", 0.0, 1.0),
+    ("thr_severity", 0.0, 10.0),
 )
 _PULSE = (("hr_pulse_gap_bpm", 0.0, 100.0),)
 _ABP = (
@@ -58,8 +63,11 @@ NUMERICS_SPEC: dict[str, tuple[tuple[str, float, float], ...]] = {
 }
 #: forward unless the model is fairly sure the alarm is false (class-balanced scores)
 DEFAULT_THRESHOLD = 0.2
-PRIOR_INTERCEPT = 1.0
 ONLINE_LR = 0.1
+#: the learned correction's weights stay within +-this (a few labels cannot swamp the prior)
+MAX_ABS_WEIGHT = 6.0
+#: the prior's logit when an alarm carries none (evidence from before the prior existed): forward
+FORWARD_LOGIT = math.log(0.95 / 0.05)
 
 
 def select_numerics(features: Mapping[str, float], alarm_type: str) -> dict[str, float]:
@@ -80,26 +88,57 @@ def select_numerics(features: Mapping[str, float], alarm_type: str) -> dict[str,
     return out
 
 
-def _safe_prior(alarm_type: str, lr: float) -> TypeModel:
+def _zero_correction(alarm_type: str, lr: float) -> TypeModel:
     tm = TypeModel(tuple(k for k, _, _ in NUMERICS_SPEC[alarm_type]), lr)
     tm.logreg._weights = utils.VectorDict({})
-    tm.logreg.intercept = PRIOR_INTERCEPT
+    tm.logreg.intercept = 0.0
     return tm
 
 
+def base_logit(x: Mapping[str, Any]) -> float:
+    """The prior's logit carried by the evidence (forward when absent).
+
+    >>> base_logit({"thr_prior_logit": -3.0}), round(base_logit({}), 2)
+    (-3.0, 2.94)
+    """
+    v = x.get("thr_prior_logit")
+    if v is None or not math.isfinite(float(v)):
+        return FORWARD_LOGIT
+    return float(v)
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+def learn_correction(tm: TypeModel, xs: dict[str, float], y: bool, w: float, base: float) -> None:
+    """One SGD step of the logistic loss on ``base + tm.logit(xs)``, the prior's logit held fixed
+    (river's own ``learn_one`` cannot take an offset), weights bounded by ``MAX_ABS_WEIGHT``."""
+    tm.scaler.learn_one(xs)
+    z = tm.scaler.transform_one(xs)
+    g = w * (_sigmoid(base + tm.logreg._raw_dot_one(z)) - float(y))
+    weights = tm.logreg._weights
+    for k, v in z.items():
+        weights[k] = min(MAX_ABS_WEIGHT, max(-MAX_ABS_WEIGHT, weights.get(k, 0.0) - tm.lr * g * v))
+    tm.logreg.intercept = min(MAX_ABS_WEIGHT, max(-MAX_ABS_WEIGHT, tm.logreg.intercept - tm.lr * g))
+
+
 class NumericsModel:
-    """One online logistic model per threshold alarm type; forwards what it has not learned.
+    """Per threshold alarm type: the prior's logit plus a learned correction, once labels allow.
 
     >>> m = NumericsModel()
-    >>> m.predict_proba_one({"num_persist_seconds": 0.0}, "spo2_low")[True]
-    1.0
+    >>> round(m.predict_proba_one({"thr_prior_logit": 2.94}, "spo2_low")[True], 2)   # the prior: forward
+    0.95
+    >>> fwd = {"thr_prior_logit": 2.94}
     >>> for i in range(40):
-    ...     _ = m.learn_one({"num_max_step_per_s": 25.0 + i % 3, "num_persist_seconds": 1.0}, False, "spo2_low")
-    ...     _ = m.learn_one({"num_max_step_per_s": 1.0 + i % 3, "num_persist_seconds": 40.0}, True, "spo2_low")
-    >>> p_art = m.predict_proba_one({"num_max_step_per_s": 26.0, "num_persist_seconds": 1.0}, "spo2_low")[True]
-    >>> p_real = m.predict_proba_one({"num_max_step_per_s": 2.0, "num_persist_seconds": 40.0}, "spo2_low")[True]
+    ...     _ = m.learn_one({**fwd, "num_max_step_per_s": 25.0 + i % 3, "num_persist_seconds": 1.0}, False, "spo2_low")
+    ...     _ = m.learn_one({**fwd, "num_max_step_per_s": 1.0 + i % 3, "num_persist_seconds": 40.0}, True, "spo2_low")
+    >>> p_art = m.predict_proba_one({**fwd, "num_max_step_per_s": 26.0, "num_persist_seconds": 1.0}, "spo2_low")[True]
+    >>> p_real = m.predict_proba_one({**fwd, "num_max_step_per_s": 2.0, "num_persist_seconds": 40.0}, "spo2_low")[True]
     >>> p_art < DEFAULT_THRESHOLD < p_real
     True
+    >>> m.predict_proba_one({**fwd, "num_max_step_per_s": 26.0, "thr_critical": 1.0}, "spo2_low")[True]
+    1.0
     """
 
     def __init__(self, types: dict[str, TypeModel] | None = None, thresholds: dict[str, float] | None = None,
@@ -117,11 +156,13 @@ class NumericsModel:
         return min(neg, pos) >= self.min_labels_per_class
 
     def predict_proba_one(self, x: Mapping[str, Any], alarm_type: str) -> dict[bool, float]:
-        tm = self.types.get(alarm_type)
-        if tm is None or not self.ready(alarm_type):
+        if float(x.get("thr_critical", 0.0) or 0.0) >= 1.0:  # beyond the critical bound: nothing learned lowers it
             return {False: 0.0, True: 1.0}
-        z = tm.logit(select_numerics(x, alarm_type))
-        p = 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+        z = base_logit(x)
+        tm = self.types.get(alarm_type)
+        if tm is not None and self.ready(alarm_type):
+            z += tm.logit(select_numerics(x, alarm_type))
+        p = _sigmoid(z)
         return {False: 1.0 - p, True: p}
 
     def contributions_one(self, x: Mapping[str, Any], alarm_type: str) -> dict[str, float]:
@@ -136,8 +177,8 @@ class NumericsModel:
         counts[int(bool(y))] += 1
         n = counts[0] + counts[1]
         w = min(5.0, 0.5 * n / counts[int(bool(y))])
-        tm = self.types.get(alarm_type) or self.types.setdefault(alarm_type, _safe_prior(alarm_type, self.lr))
-        tm.learn_one(select_numerics(x, alarm_type), bool(y), w=w)
+        tm = self.types.get(alarm_type) or self.types.setdefault(alarm_type, _zero_correction(alarm_type, self.lr))
+        learn_correction(tm, select_numerics(x, alarm_type), bool(y), w, base_logit(x))
         return True
 
     def to_dict(self) -> dict[str, Any]:

@@ -28,8 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-#: the value signals use for a measurement with no channel to take it on
-NOT_AVAILABLE = -999.0
+from alarmfilter.signals.evidence import NOT_AVAILABLE
 
 #: alarm types under the floor
 FLOOR_TYPES = ("asystole", "ventricular_tachycardia", "ventricular_flutter_fib")

@@ -168,6 +168,9 @@ def periodicity(x: FloatArray, fs_hz: float, min_bpm: float = 30.0, max_bpm: flo
     >>> q, bpm = periodicity(np.sin(2 * np.pi * 1.25 * t), 125.0)
     >>> round(q, 1), round(bpm)
     (1.0, 75)
+    >>> beats = np.zeros(1250); beats[::100] = 1.0                    # identical beats at 75 bpm
+    >>> round(periodicity(beats, 125.0)[1])
+    75
     >>> q, _ = periodicity(np.random.default_rng(0).normal(size=1250), 125.0)
     >>> q < 0.3
     True
@@ -186,7 +189,12 @@ def periodicity(x: FloatArray, fs_hz: float, min_bpm: float = 30.0, max_bpm: flo
     lo, hi = int(fs_hz * 60.0 / max_bpm), min(n - 1, int(fs_hz * 60.0 / min_bpm))
     if hi <= lo:
         return 0.0, float("nan")
-    k = lo + int(np.argmax(ac[lo:hi]))
+    seg = ac[lo:hi]
+    best = float(seg.max())
+    # the first peak nearly as high as the highest: a regular pulse also peaks at 2, 3... beats,
+    # and those sub-harmonics must not halve the rate
+    peaks = np.flatnonzero((seg[1:-1] >= seg[:-2]) & (seg[1:-1] >= seg[2:]) & (seg[1:-1] >= 0.9 * best)) + 1
+    k = lo + (int(peaks[0]) if len(peaks) else int(np.argmax(seg)))
     return float(np.clip(ac[k], 0.0, 1.0)), 60.0 * fs_hz / k
 
 
@@ -235,10 +243,17 @@ def _numeric_features(alarm_type: str, s: FloatArray, alarm_ts: float, limit: fl
     f["num_slope_per_min"] = d * slope_per_minute(trend[:, 0], trend[:, 1])
     base = s[s[:, 0] <= alarm_ts - PERSIST_WINDOW_SECONDS]
     f["num_baseline_delta"] = d * (value - float(np.median(base[:, 1]))) if len(base) else float("nan")
-    t["num_persist_seconds"] = (
-        f"{key} {value:g} beyond {limit:g} for {f['num_persist_seconds']:.0f} s "
-        f"({100 * f['num_beyond_frac_30s']:.0f} % of the last {PERSIST_WINDOW_SECONDS:.0f} s)"
-    )
+    side = "above" if d > 0 else "below"
+    if beyond[-1]:
+        t["num_persist_seconds"] = (
+            f"{key} {value:g} {side} {limit:g} for {f['num_persist_seconds']:.0f} s "
+            f"({100 * f['num_beyond_frac_30s']:.0f} % of the last {PERSIST_WINDOW_SECONDS:.0f} s)"
+        )
+    else:
+        t["num_persist_seconds"] = (
+            f"{key} {value:g} at the alarm, not {side} the assumed limit {limit:g} "
+            f"({100 * f['num_beyond_frac_30s']:.0f} % of the last {PERSIST_WINDOW_SECONDS:.0f} s {side} it)"
+        )
     t["num_max_step_per_s"] = f"largest one-step move of {key} towards the alarm: {f['num_max_step_per_s']:.1f}/s"
     if np.isfinite(f["num_slope_per_min"]):
         t["num_slope_per_min"] = f"{key} trend towards the alarm {f['num_slope_per_min']:+.1f}/min over the last minute"
@@ -262,6 +277,10 @@ def _cross_features(alarm_type: str, series: Mapping[str, FloatArray], alarm_ts:
                     f: dict[str, float], t: dict[str, str]) -> None:
     if alarm_type in ("spo2_low", "hr_high", "hr_low"):
         hr, pulse = _at(series, "hr_bpm", alarm_ts), _at(series, "pulse_bpm", alarm_ts)
+        if hr is not None:
+            f["hr_now_bpm"] = hr
+        if pulse is not None:
+            f["pulse_now_bpm"] = pulse
         if hr is not None and pulse is not None:
             f["hr_pulse_gap_bpm"] = abs(hr - pulse)
             t["hr_pulse_gap_bpm"] = f"ECG heart rate {hr:g} bpm vs pulse rate {pulse:g} bpm"
@@ -283,11 +302,18 @@ def _wave_features(alarm_type: str, signals: Mapping[str, FloatArray], fs_hz: fl
             by_kind[kind] = np.asarray(x[start:alarm_index], dtype=np.float64)
     want = {"spo2_low": "ppg", "hr_high": "ecg", "hr_low": "ecg", "abp_high": "abp", "abp_low": "abp"}.get(alarm_type)
     hr = _at(series, "hr_bpm", alarm_ts)
-    if want in ("ppg", "ecg") and want in by_kind:
-        q, bpm = periodicity(by_kind[want], fs_hz)
-        f[f"{want}_quality"] = q
-        t[f"{want}_quality"] = f"{want.upper()} waveform pulse-likeness {q:.2f} over the last {WAVE_WINDOW_SECONDS:.0f} s"
-        if want == "ppg" and hr is not None and np.isfinite(bpm):
+    # every pulsatile channel held is a witness (the prior asks whether they contradict the alarm)
+    for kind in ("ecg", "ppg", "abp"):
+        if want is None or kind not in by_kind:
+            continue
+        q, bpm = periodicity(by_kind[kind], fs_hz)
+        f[f"{kind}_quality"] = q
+        if np.isfinite(bpm):
+            f[f"{kind}_rate_bpm"] = bpm
+        if kind == want or (kind == "ppg" and want == "abp"):
+            t[f"{kind}_quality"] = (f"{'PPG' if kind == 'ppg' else kind.upper()} waveform pulse-likeness {q:.2f} "
+                                    f"over the last {WAVE_WINDOW_SECONDS:.0f} s")
+        if kind == "ppg" and want == "ppg" and hr is not None and np.isfinite(bpm):
             f["ppg_rate_gap_bpm"] = abs(bpm - hr)
     if want == "abp" and "abp" in by_kind:
         x = by_kind["abp"]

@@ -96,6 +96,14 @@ class SimRun:
             "per_type": dict(sorted(Counter(t.type for t in truths).items())),
             "expected_per_type": {k: round(v, 1) for k, v in sorted(expected.items())},
             "actionable": sum(t.actionable for t in truths),
+            # threshold (parameter) alarms apart, with their ground truth: what needs action, what
+            # was real but self-limiting, what was artefact
+            "threshold": {
+                "alarms": by_cat["parameter"],
+                "actionable": sum(t.actionable for t in truths if category(t.type) == "parameter"),
+                "by_cause": dict(sorted(Counter(t.cause.value for t in truths
+                                                if category(t.type) == "parameter").items())),
+            },
             "faults": dict(sorted(Counter(f.fault.value for f in self.faults).items())),
             "data": self.data_source,
         }
