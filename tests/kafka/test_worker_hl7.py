@@ -25,6 +25,9 @@ from .streams import alarm_ids, ward_stream
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
+#: bounded waits on the live Prometheus (1 s scrapes and rule evaluations) with headroom for a loaded machine
+LIVE_WAIT_SECONDS = 40.0
+
 FAST_DELIVERY_YAML = """\
 schema_version: 1
 destinations:                  # replaced by ALARMFILTER_HL7_URL
@@ -200,6 +203,10 @@ def test_a_stopped_receiver_shows_in_the_metrics_the_alerts_and_the_log(
     prom_dir = tmp_path / "prom"
     prom_dir.mkdir()
     prom = PrometheusServer(prom_dir, [f"127.0.0.1:{metrics_port}"])
+
+    def wait(expr: str, expected: float | None = None) -> float:
+        return prom.wait_for(expr, expected, timeout_seconds=LIVE_WAIT_SECONDS)
+
     try:
         w = workers("w1", hl7_url=f"mllp://127.0.0.1:{port}", hl7_config=config, metrics_port=metrics_port,
                     metrics_addr="127.0.0.1", status_interval_seconds=1)
@@ -218,7 +225,7 @@ def test_a_stopped_receiver_shows_in_the_metrics_the_alerts_and_the_log(
         wait_until(lambda: {r["alarm_id"] for r in audit(data / "delivery-audit.jsonl")
                             if r["outcome"] == "acknowledged"} >= set(alerts), 15, "feedback did not acknowledge",
                    w.text)
-        prom.wait_for('sum(alarmfilter_hl7_deliveries_total{outcome="accepted"})', float(len(alerts)))
+        wait('sum(alarmfilter_hl7_deliveries_total{outcome="accepted"})', float(len(alerts)))
         assert prom.value("min(alarmfilter_hl7_destination_up)") == 1.0
         assert prom.value("sum(alarmfilter_hl7_delivery_failures_total)") == 0.0
 
@@ -227,13 +234,12 @@ def test_a_stopped_receiver_shows_in_the_metrics_the_alerts_and_the_log(
         # a minute of ward later: its high-priority alerts fall due for escalation while nobody can see them
         second = ward_stream(beds=2, seconds=70, tag="down", t0=first[-1].ts + 30.0)
         run(produce_events(settings, second))
-        prom.wait_for("min(alarmfilter_hl7_destination_up)", 0.0)
-        prom.wait_for('sum(alarmfilter_hl7_delivery_failures_total{reason="connect_failed"}) > 0')
-        prom.wait_for("sum(alarmfilter_hl7_queue_messages) > 0")
-        prom.wait_for('count(ALERTS{alertname="AlarmfilterHl7DeliveryFailing", destination="dest0"})', 1.0)
-        prom.wait_for('count(ALERTS{alertname="AlarmfilterHighPriorityAlertExhausted", alertstate="firing"})', 1.0,
-                      timeout_seconds=40)
-        prom.wait_for("max(alarmfilter_hl7_oldest_undelivered_age_seconds) > 1")
+        wait("min(alarmfilter_hl7_destination_up)", 0.0)
+        wait('sum(alarmfilter_hl7_delivery_failures_total{reason="connect_failed"}) > 0')
+        wait("sum(alarmfilter_hl7_queue_messages) > 0")
+        wait('count(ALERTS{alertname="AlarmfilterHl7DeliveryFailing", destination="dest0"})', 1.0)
+        wait('count(ALERTS{alertname="AlarmfilterHighPriorityAlertExhausted", alertstate="firing"})', 1.0)
+        wait("max(alarmfilter_hl7_oldest_undelivered_age_seconds) > 1")
         text = w.text()
         assert "HL7 delivery to dest0 failing" in text and "ConnectionRefusedError" in text, text[-3000:]
         exhausted = [r for r in audit(data / "delivery-audit.jsonl") if r["outcome"] == "exhausted"]
