@@ -59,8 +59,9 @@ class Ward:
             self.evicted += 1
         return out
 
-    def feed_raw(self, raw: str | bytes) -> list[Output]:
-        """Decode and feed one message; an invalid one becomes a dead letter, never an exception."""
+    def feed_raw(self, raw: object) -> list[Output]:
+        """Decode and feed one message (any value: None, bytes, text); an invalid one becomes a dead
+        letter, never an exception."""
         event = decode_event(raw)
         if isinstance(event, DecodeError):
             return [event.to_dead_letter(raw)]

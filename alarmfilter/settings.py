@@ -134,7 +134,9 @@ class Settings(BaseSettings):
 
     # -- metrics and state ----------------------------------------------------------------------
     metrics_port: int = Field(9464, ge=0, le=65535, description="0 disables the /metrics endpoint")
-    metrics_addr: str = "0.0.0.0"
+    metrics_addr: str = Field(
+        "127.0.0.1", min_length=1, description="listen address of /metrics (0.0.0.0 inside a container)"
+    )
     data_dir: Path = Field(Path("./alarmfilter-data"), description="state and model snapshots")
     snapshot_key: SecretStr | None = Field(
         None, description="signs model snapshots; set it to learn through a lifecycle with snapshots in data_dir/models"

@@ -8,6 +8,7 @@ scorer's lazily built state keep (plus the one line being read). The stream is t
 own: 1 Hz vitals all day, 250 Hz waveforms around every alarm, alarms at 187 per bed-day. Ring
 buffers are allocated at full capacity on a bed's first chunk, so gap-free waveforms would not
 change the steady state. Run: ``python benchmarks/bench_memory.py [--beds 3] [--hours 36] [--at-hours 24]``.
+``--worst-case`` measures instead a bed fed the worst input each per-bed limit accepts (`worst_case`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from alarmfilter.replay import Ward
 from alarmfilter.sim import SimConfig, simulate
 
 TARGET_MB_PER_BED = 2.0
+#: The documented bound for the worst input a bed accepts (README, "Performance").
+WORST_CASE_BOUND_MB_PER_BED = 8.0
 
 
 def _write_stream(beds: int, hours: float, seed: int, path: Path) -> int:
@@ -117,13 +120,80 @@ def measure(beds: int = 3, hours: float = 36.0, at_hours: float = 24.0, seed: in
     }
 
 
+def worst_case(beds: int = 2, seed: int = 0) -> dict[str, object]:
+    """Bytes per bed when every per-bed limit is reached by input the engine accepts.
+
+    Each bed gets the widest waveform it accepts (16 channels at 250 Hz = the 4000 samples/s
+    budget; 4 channels at 1000 Hz cost the same) for longer than its buffer, numerics with the
+    most values a message may carry (64, 64-character names) at 100 Hz until the log is full, and
+    more alarms (128-character ids, each decided by the shipped model) than it keeps. A wider
+    chunk (16 channels at 2000 Hz, which took 9.2 MB per bed before the budget) is offered too and
+    must be refused. Traced as `measure` does; what is left is what the ward keeps per bed.
+    """
+    from alarmfilter.engine import EngineConfig
+    from alarmfilter.events import encode
+    from alarmfilter.events.wire import Alarm, Vitals, Waveform
+
+    model, problem = shipped_model()
+    if model is None:
+        raise RuntimeError(f"shipped model unusable: {problem}")
+    cfg = EngineConfig(seed=seed)
+    t0 = 1_764_150_000.0
+    wide = {f"CH{i:02d}": [0.1] * 250 for i in range(16)}
+    names = [f"v{i:02d}_" + "x" * 60 for i in range(64)]
+    ward = Ward(engine_factory(cfg, model=model, quiet=True))
+    refused = 0
+    gc.collect()
+    tracemalloc.start(1)
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        for b in range(beds):
+            bed = f"WORST-{b:02d}"
+            seconds = int(ward.engine(bed).waveforms.capacity_seconds) + 8
+            for s in range(seconds):
+                ward.feed(Waveform(schema_version=1, kind="waveform", bed=bed, ts=t0 + s, fs_hz=250.0, signals=wide))
+            too_wide = Waveform(schema_version=1, kind="waveform", bed=bed, ts=t0 + seconds, fs_hz=2000.0,
+                                signals={f"CH{i:02d}": [0.1] * 2000 for i in range(16)})
+            out = ward.feed_raw(encode(too_wide))
+            refused += sum(1 for o in out if o.kind == "deadletter" and o.error.startswith("bed limit"))
+            for r in range(ward.engine(bed).vitals._rows.maxlen or 0):
+                ward.feed(Vitals(schema_version=1, kind="vitals", bed=bed, ts=t0 + seconds + r * 0.01,
+                                 values={n: float(r % 200) for n in names}))
+            start = t0 + seconds + 20
+            for k in range(cfg.max_tracked_alarms + 20):
+                ward.feed(Alarm(schema_version=1, kind="alarm", bed=bed, ts=start + k * 0.01,
+                                alarm_id=f"{k:08d}" + "x" * 120, type="hr_high", priority="medium", channel="CH00"))
+            ward.engine(bed).flush()
+        gc.collect()
+        per_bed = (tracemalloc.get_traced_memory()[0] - base) / beds / 1e6
+    finally:
+        tracemalloc.stop()
+    eng = next(iter(ward.beds.values()))
+    return {
+        "method": "tracemalloc, beds fed the worst input each limit accepts (see worst_case docstring)",
+        "beds": beds,
+        "worst_case_mb_per_bed": round(per_bed, 3),
+        "bound_mb_per_bed": WORST_CASE_BOUND_MB_PER_BED,
+        "waveform_ring_max_mb": round(eng.waveforms.max_bytes / 1e6, 3),
+        "limits": {"max_samples_per_second": cfg.max_samples_per_second, "max_channels": eng.waveforms.max_channels,
+                   "buffer_seconds": eng.waveforms.capacity_seconds, "vitals_rows": eng.vitals._rows.maxlen,
+                   "max_tracked_alarms": cfg.max_tracked_alarms},
+        "tracked_alarms_per_bed": len(eng.alarms),
+        "refused_wider_chunks": refused,
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--beds", type=int, default=3)
     ap.add_argument("--hours", type=float, default=36.0)
     ap.add_argument("--at-hours", type=float, default=24.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--worst-case", action="store_true", help="only the worst accepted input per bed")
     a = ap.parse_args()
+    if a.worst_case:
+        print(json.dumps(worst_case(seed=a.seed), indent=1))
+        return 0
     print(json.dumps(measure(a.beds, a.hours, a.at_hours, a.seed), indent=1))
     return 0
 

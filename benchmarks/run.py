@@ -33,6 +33,7 @@ TARGETS = {
     "kafka_ratio_vs_passthrough": (">=", 0.8),
     "decision_latency_ms_p99": ("<=", 50.0),
     "memory_mb_per_bed": ("<=", 2.0),
+    "memory_worst_case_mb_per_bed": ("<=", 8.0),
 }
 #: Full run and --quick run (a smoke run of the same code: seconds, not minutes; figures rough).
 PROFILES: dict[str, dict[str, Any]] = {
@@ -40,6 +41,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "engine": {"beds": 10, "seconds": 900.0, "repeats": 3},
         "scaling": {"beds_list": [1, 10, 100, 1000], "timed_seconds": 3600.0},
         "memory": {"beds": 3, "hours": 36.0, "at_hours": 24.0, "checkpoints": 18},
+        "memory_worst": {"beds": 2},
         "features": ["--repeat", "3"],
         "evaluate": ["--jobs", "1"],
         "kafka": [],
@@ -48,6 +50,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "engine": {"beds": 2, "seconds": 60.0, "repeats": 2, "warmup_seconds": 10.0},
         "scaling": {"beds_list": [1, 4], "timed_seconds": 20.0, "warmup_seconds": 10.0},
         "memory": {"beds": 1, "hours": 0.75, "at_hours": 0.5, "checkpoints": 6},
+        "memory_worst": {"beds": 1},
         "features": ["--repeat", "1", "--limit", "5"],
         "evaluate": ["--jobs", "1", "--limit", "5"],
         "kafka": None,  # needs a broker: skipped in quick mode
@@ -69,6 +72,7 @@ DOCUMENTED_KEYS: dict[str, type | tuple[type, ...]] = {
     "memory_growth_mb_per_bed_at_end": float,  # over the last span of the run (hours 24-36)
     "memory_growth_span_hours": (int, float),
     "memory_simulated_hours": (int, float),
+    "memory_worst_case_mb_per_bed": float,  # the worst input every per-bed limit accepts
     "scaling": list,  # [{beds, seconds, engine_bed_seconds_per_cpu_second, relative_to_first, ...}]
     "scaling_max_deviation": float,
     "machine": dict,
@@ -258,6 +262,8 @@ def run(quick: bool = False, log: Log | None = None) -> dict[str, Any]:
     scale = bench_engine.scaling(**prof["scaling"])
     say(f"memory: {prof['memory']}")
     mem = bench_memory.measure(**prof["memory"])
+    say(f"memory, worst accepted input: {prof['memory_worst']}")
+    worst = bench_memory.worst_case(**prof["memory_worst"])
     feat = features(prof["features"], say)
     ev = evaluate(prof["evaluate"], say)
     kf = kafka(prof["kafka"], say)
@@ -279,10 +285,11 @@ def run(quick: bool = False, log: Log | None = None) -> dict[str, Any]:
         "memory_simulated_hours": mem["simulated_hours"],
         "memory_feed_cpu_second_half_vs_first": mem["feed_cpu_second_half_vs_first"],
         "memory_method": mem["method"],
+        "memory_worst_case_mb_per_bed": worst["worst_case_mb_per_bed"],
         "scaling": scale["points"],
         "scaling_template": scale["template"],
         "scaling_max_deviation": _max_deviation(scale["points"]),
-        "details": {"engine": eng, "memory": mem, "features": feat, "evaluate": ev, "kafka": kf},
+        "details": {"engine": eng, "memory": mem, "memory_worst_case": worst, "features": feat, "evaluate": ev, "kafka": kf},
         "timing": ("engine and memory: CPU time (time.process_time) of the driver calls only, engine and "
                    "decode-only interleaved batch by batch; features/evaluate/kafka: as their scripts measure "
                    "(wall time), see details.*.how"),
@@ -311,6 +318,7 @@ def targets(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "kafka_ratio_vs_passthrough": result.get("kafka_ratio_vs_passthrough"),
         "decision_latency_ms_p99": lat.get("p99") if isinstance(lat, dict) else None,
         "memory_mb_per_bed": result.get("memory_mb_per_bed"),
+        "memory_worst_case_mb_per_bed": result.get("memory_worst_case_mb_per_bed"),
     }
     out = {}
     for name, (op, bound) in TARGETS.items():

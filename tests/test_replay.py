@@ -43,6 +43,18 @@ def test_cli_replay(tmp_path):
     assert json.loads(r.stdout)["decision"] == 1
 
 
+def test_cli_replay_of_a_nested_line_in_the_middle_goes_on_to_the_end(tmp_path):
+    events = tmp_path / "e.jsonl"
+    poison = ["[" * 2000 + "]" * 2000, '{"a":' * 3000 + "1" + "}" * 3000, "[" * 200_000]
+    lines = [line(alarm("B1", T0, "a0"))] + [x for i, p in enumerate(poison, 1) for x in (p, line(alarm("B1", T0 + i, f"a{i}")))]
+    events.write_text("\n".join(lines) + "\n")
+    r = _cli("replay", str(events), "--out", str(tmp_path / "o"))
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert json.loads(r.stdout)["decision"] == 4 and json.loads(r.stdout)["deadletter"] == 3
+    assert [d["alarm_id"] for d in read(tmp_path / "o" / "decisions.jsonl")] == ["a0", "a1", "a2", "a3"]
+    assert all("nested deeper" in d["error"] for d in read(tmp_path / "o" / "deadletter.jsonl"))
+
+
 def test_cli_missing_file_is_one_line_no_traceback(tmp_path):
     r = _cli("replay", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o"))
     assert r.returncode != 0

@@ -138,10 +138,10 @@ class MeteredWard:
             self.metrics.observe_feedback(event)
         return outputs
 
-    def feed_raw(self, raw: str | bytes) -> list[Output]:
+    def feed_raw(self, raw: object) -> list[Output]:
         outputs = self.ward.feed_raw(raw)
         self._count(outputs)
-        if (b'"feedback"' in raw) if isinstance(raw, bytes) else ('"feedback"' in raw):
+        if (b'"feedback"' in raw) if isinstance(raw, bytes) else (isinstance(raw, str) and '"feedback"' in raw):
             event = decode_event(raw)
             if isinstance(event, Feedback):
                 self.metrics.observe_feedback(event)

@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .messages import alert_key
+
 
 class EscalationPolicy(BaseModel):
     """Per-priority acknowledgement timeout in seconds of event time."""
@@ -43,7 +45,7 @@ class EscalationPolicy(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class EscalationStep:
-    """Send alarm `alarm_id` as attempt `attempt` to destination index `destination`.
+    """Send the alert `alarm_id` (its `alert_key`: bed and alarm id) as attempt `attempt` to destination index `destination`.
 
     `destination is None` means the chain is exhausted: nobody left to page (audited, not dropped).
     """
@@ -79,7 +81,7 @@ class Escalator:
 
     def start(self, alert: dict[str, Any], start_ts: float) -> None:
         """An alert went out to the first destination at event time `start_ts`."""
-        alarm_id = str(alert["alarm_id"])
+        alarm_id = _key_of(alert)
         if alarm_id in self._pending or alarm_id in self._done:
             return  # a re-submitted alert (e.g. Kafka redelivery) keeps its running clock
         priority = str(alert.get("priority", ""))
@@ -113,7 +115,7 @@ class Escalator:
             esc.now_ts = float(state["now_ts"])
         for p in state.get("pending", []):
             dest = min(int(p["destination"]), n_destinations - 1)  # fewer destinations now: stay on the last
-            esc._pending[str(p["alert"]["alarm_id"])] = _Pending(p["alert"], str(p["priority"]), int(p["attempt"]),
+            esc._pending[_key_of(p["alert"])] = _Pending(p["alert"], str(p["priority"]), int(p["attempt"]),
                                                                dest, float(p["deadline_ts"]))
         for a in state.get("done", []):
             esc._remember(str(a))
@@ -176,3 +178,8 @@ class Escalator:
         p.destination = nxt
         p.deadline_ts = at_ts + self.policy.timeout_for(p.priority)
         return EscalationStep(alarm_id, p.attempt, nxt, at_ts, p.alert, reason)
+
+
+def _key_of(alert: dict[str, Any]) -> str:
+    """The alert's key: (bed, alarm id), as `messages.alert_key`."""
+    return alert_key(str(alert.get("bed", "")), str(alert["alarm_id"]))

@@ -170,6 +170,7 @@ class Response:
     text: str = ""  # MSA-3 / ERR text, for the audit
     status: str = ""  # alert status (OBX-5 or PRT-3), when the alarm manager reports one
     alarm_id: str = ""  # the alert an ORA^R41 names in OBR-3/OBR-2 (our alarm id), if it does
+    bed: str = ""  # and the bed it names in PV1-3, if it does (alarm ids repeat across beds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,8 +189,20 @@ class Site:
         return dict(self.patient_ids).get(bed)
 
 
-def message_control_id(alarm_id: str, attempt: int) -> str:
-    """MSH-10 for one alarm's `attempt`-th destination: the same on every re-send, at most 20 chars.
+def alert_key(bed: str, alarm_id: str) -> str:
+    """One alert's identity in delivery (queue, escalation, control ids): monitors number alarms per
+    device, so an alarm id alone may repeat across beds. Bed ids never contain "/". (A hand-built
+    alert without a bed is known by its id alone.)
+
+    >>> alert_key("ICU1-07", "b1c2-77"), alert_key("", "b1c2-77")
+    ('ICU1-07/b1c2-77', 'b1c2-77')
+    """
+    return f"{bed}/{alarm_id}" if bed else alarm_id
+
+
+def message_control_id(key: str, attempt: int) -> str:
+    """MSH-10 for one alert's (`alert_key`) `attempt`-th destination: the same on every re-send, at
+    most 20 chars.
 
     A re-send after a lost ACK carries the same id, so the receiver can drop the duplicate;
     an escalation to the next destination is a new message with the next attempt number.
@@ -203,7 +216,7 @@ def message_control_id(alarm_id: str, attempt: int) -> str:
     """
     if attempt < 0 or attempt > 99:
         raise ValueError(f"attempt must be 0..99, got {attempt}")
-    digest = hashlib.sha1(alarm_id.encode("utf-8")).hexdigest()[:16]
+    digest = hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
     return f"AF{digest}.{attempt}"[:20]
 
 
@@ -256,7 +269,7 @@ def build_oru_r40(alert: Alert, attempt: int = 0, site: Site = Site(),
     them; the alarm's own measure goes into facet 2 with its MDC code and unit.
     """
     code = ALARM_CODES.get(alert.type)
-    ctrl = message_control_id(alert.alarm_id, attempt)
+    ctrl = message_control_id(alert_key(alert.bed, alert.alarm_id), attempt)
     msh = "MSH|^~\\&|" + _seg(
         escape(site.sending_application), escape(site.sending_facility),
         escape(site.receiving_application), escape(site.receiving_facility),
@@ -393,7 +406,8 @@ def parse_response(raw: str | bytes) -> Response:
     if kind is ResponseKind.ALERT_ACK:  # an alert status, if the alarm manager gives one
         status = (_field(msg, "OBX.5") if _has(msg, "OBX") else "") or (_field(msg, "PRT.3") if _has(msg, "PRT") else "")
         status = status.split("^")[0].strip().lower()
-    return Response(kind, code, acked, _field(msg, "MSH.10"), mtype, text, status, alarm_id)
+    bed = msg.unescape(_field(msg, "PV1.3.R1.C3")) if kind is ResponseKind.ALERT_ACK and _has(msg, "PV1") else ""
+    return Response(kind, code, acked, _field(msg, "MSH.10"), mtype, text, status, alarm_id, bed)
 
 
 def _has(msg: hl7.Message, segment_id: str) -> bool:

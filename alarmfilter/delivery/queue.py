@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .messages import alert_key
+
 
 class QueueFull(Exception):
     """The bound is reached; the caller keeps the alert and retries later."""
@@ -35,12 +37,18 @@ class QueuedMessage:
     tries: int = field(default=0, compare=False)  # not persisted: restarts start counting afresh
 
     @property
+    def key(self) -> str:
+        """The alert's identity (bed and alarm id, `alert_key`): alarm ids repeat across beds."""
+        return alert_key(str(self.alert.get("bed", "")), self.alarm_id)
+
+    @property
     def name(self) -> str:
         return f"{self.seq:012d}.json"
 
 
 class DiskQueue:
-    """FIFO per destination, persisted as files; `put` is idempotent per (alarm, attempt, destination)."""
+    """FIFO per destination, persisted as files; `put` is idempotent per (alert, attempt, destination),
+    the alert named by its bed and alarm id."""
 
     def __init__(self, directory: str | Path, max_items: int = 10_000) -> None:
         if max_items < 1:
@@ -77,12 +85,12 @@ class DiskQueue:
     def _index(self, item: QueuedMessage) -> None:
         self._items[item.seq] = item
         self._by_dest.setdefault(item.destination, {})[item.seq] = None
-        self._by_key[(item.alarm_id, item.attempt, item.destination)] = item.seq
+        self._by_key[(item.key, item.attempt, item.destination)] = item.seq
 
     def _unindex(self, item: QueuedMessage) -> None:
         self._items.pop(item.seq, None)
         self._by_dest.get(item.destination, {}).pop(item.seq, None)
-        self._by_key.pop((item.alarm_id, item.attempt, item.destination), None)
+        self._by_key.pop((item.key, item.attempt, item.destination), None)
         self._queued_wall.pop(item.seq, None)
 
     def __len__(self) -> int:
@@ -101,8 +109,9 @@ class DiskQueue:
         undelivered alert" age an operator watches."""
         return min(self._queued_wall.values(), default=None)
 
-    def find(self, alarm_id: str, attempt: int, destination: int) -> QueuedMessage | None:
-        seq = self._by_key.get((alarm_id, attempt, destination))
+    def find(self, key: str, attempt: int, destination: int) -> QueuedMessage | None:
+        """The pending message of alert `key` (`alert_key`) for this attempt and destination."""
+        seq = self._by_key.get((key, attempt, destination))
         return self._items[seq] if seq is not None else None
 
     def put(self, alarm_id: str, attempt: int, destination: int, control_id: str,
@@ -111,7 +120,7 @@ class DiskQueue:
 
         `force` ignores the bound (escalations: few, and never to be dropped).
         """
-        existing = self.find(alarm_id, attempt, destination)
+        existing = self.find(alert_key(str(alert.get("bed", "")), alarm_id), attempt, destination)
         if existing is not None:
             return existing
         if len(self._items) >= self.max_items and not force:

@@ -38,6 +38,7 @@ from .messages import (
     MalformedMessage,
     Response,
     ResponseKind,
+    alert_key,
     build_ack,
     build_oru_r40,
     message_control_id,
@@ -139,8 +140,8 @@ class AlertDelivery:
         self.last_accepted_wall: dict[str, float] = {}  # destination name -> wall time it last accepted one
         self._wake = [asyncio.Event() for _ in config.destinations]
         self._by_control_id: dict[str, tuple[str, int]] = {
-            m.control_id: (m.alarm_id, m.attempt) for m in self.queue.pending()}
-        self._alerts: dict[str, dict[str, Any]] = {m.alarm_id: m.alert for m in self.queue.pending()}
+            m.control_id: (m.key, m.attempt) for m in self.queue.pending()}
+        self._alerts: dict[str, dict[str, Any]] = {m.key: m.alert for m in self.queue.pending()}  # by alert_key
         self._vitals: dict[str, tuple[float, dict[str, float]]] = {}  # bed -> (ts, values); one entry per bed
         self._error_answers: Counter[int] = Counter()  # queue seq -> AE answers so far
         self.status_address: tuple[str, int] | None = None  # bound PCD-05 listener, while running
@@ -165,7 +166,8 @@ class AlertDelivery:
         if measured is None:
             measured = self._measured_at(alert.bed, alert.ts)
         wire = alert.to_wire()
-        ctrl = message_control_id(alert.alarm_id, 0)
+        key = alert_key(alert.bed, alert.alarm_id)
+        ctrl = message_control_id(key, 0)
         try:
             item = self.queue.put(alert.alarm_id, 0, 0, ctrl, wire, measured, force=force)
         except QueueFull as exc:
@@ -196,7 +198,7 @@ class AlertDelivery:
     def feedback(self, event: Feedback) -> None:
         """A clinician's feedback on an alarm means they saw it: stop escalating it."""
         self.tick(event.ts)
-        self._acknowledged(event.alarm_id, "feedback event", event.ts)
+        self._acknowledged(alert_key(event.bed, event.alarm_id), "feedback event", event.ts)
 
     def tick(self, now_ts: float) -> None:
         """Event time advanced: escalate whatever fell due."""
@@ -364,7 +366,7 @@ class AlertDelivery:
         self.queue.fail(item, reason)
         self._record(item.alert, outcome, item.attempt, dest, item.control_id, ack_code=resp.code.value,
                      detail=resp.text)
-        step = self.escalator.refused(item.alarm_id, item.attempt, reason)
+        step = self.escalator.refused(item.key, item.attempt, reason)
         self._apply([step] if step else [])
         return 0
 
@@ -390,9 +392,10 @@ class AlertDelivery:
         """An ORA^R41 arrived: acknowledgement (or refusal) by the alarm manager's clinician."""
         known = self._by_control_id.get(resp.acked_control_id)
         self.stats["alert_acks"] += 1
-        if known is None and resp.alarm_id in self._alerts:
-            current = self.escalator.attempt(resp.alarm_id)
-            known = (resp.alarm_id, current if current is not None else 0)
+        key = self._named_alert(resp)
+        if known is None and key is not None:
+            current = self.escalator.attempt(key)
+            known = (key, current if current is not None else 0)
         if known is None:
             log.info("ORA^R41 for an alert we do not know (control id %r)", resp.acked_control_id)
             return
@@ -404,15 +407,26 @@ class AlertDelivery:
             step = self.escalator.refused(alarm_id, attempt, f"ORA^R41 {resp.code.value}: {resp.text}")
             self._apply([step] if step else [])
         else:
-            self._record(self._alerts.get(alarm_id, {"alarm_id": alarm_id}), DeliveryOutcome.STATUS, attempt, None,
+            self._record(self._alerts.get(alarm_id, _unknown(alarm_id)), DeliveryOutcome.STATUS, attempt, None,
                          resp.acked_control_id, ack_code=resp.code.value, detail=resp.status or resp.text)
+
+    def _named_alert(self, resp: Response) -> str | None:
+        """The alert an ORA^R41 names by OBR-3 (and PV1-3 bed): by both, or by the alarm id when
+        only one alert we know carries it (ids repeat across beds: never guess between two)."""
+        if not resp.alarm_id:
+            return None
+        if resp.bed:
+            key = alert_key(resp.bed, resp.alarm_id)
+            return key if key in self._alerts else None
+        found = [k for k, a in self._alerts.items() if str(a.get("alarm_id")) == resp.alarm_id]
+        return found[0] if len(found) == 1 else None
 
     def _acknowledged(self, alarm_id: str, how: str, ts: float | None) -> None:
         attempt = self.escalator.attempt(alarm_id)
         if self.escalator.acknowledge(alarm_id):
             self._save_escalation()
             self.stats["acknowledged"] += 1
-            alert = self._alerts.get(alarm_id, {"alarm_id": alarm_id})
+            alert = self._alerts.get(alarm_id, _unknown(alarm_id))
             self._record(alert, DeliveryOutcome.ACKNOWLEDGED, attempt if attempt is not None else 0, None, "",
                          detail=how, event_ts=ts)
 
@@ -427,7 +441,7 @@ class AlertDelivery:
                 continue
             ctrl = message_control_id(s.alarm_id, s.attempt)
             # escalations may exceed the bound: they are few and must not be dropped
-            item = self.queue.put(s.alarm_id, s.attempt, s.destination, ctrl, s.alert, force=True)
+            item = self.queue.put(str(s.alert["alarm_id"]), s.attempt, s.destination, ctrl, s.alert, force=True)
             self._track(item)
             self.stats["escalated"] += 1
             self._record(s.alert, DeliveryOutcome.ESCALATED, s.attempt, s.destination, ctrl, detail=s.reason,
@@ -463,8 +477,8 @@ class AlertDelivery:
         os.replace(tmp, self._escalation_file)
 
     def _track(self, item: QueuedMessage) -> None:
-        self._by_control_id[item.control_id] = (item.alarm_id, item.attempt)
-        self._alerts[item.alarm_id] = item.alert
+        self._by_control_id[item.control_id] = (item.key, item.attempt)
+        self._alerts[item.key] = item.alert
         if len(self._by_control_id) > 100_000:  # bounded memory: forget the oldest
             del self._by_control_id[next(iter(self._by_control_id))]
         if len(self._alerts) > 100_000:
@@ -482,6 +496,12 @@ class AlertDelivery:
             self.audit(record)
         except Exception:  # the audit sink must never stop delivery
             log.exception("delivery audit sink failed")
+
+
+def _unknown(key: str) -> dict[str, Any]:
+    """What an audit record can say of an alert known only by its key."""
+    bed, _, alarm_id = key.rpartition("/") if "/" not in key else key.partition("/")
+    return {"alarm_id": alarm_id, "bed": bed}
 
 
 async def _wait_any(*events: asyncio.Event, timeout_seconds: float) -> None:

@@ -7,13 +7,12 @@ Anything that goes wrong while deciding forwards the alarm with a reason (fail-o
 
 from __future__ import annotations
 
-import random
-import zlib
 from collections import Counter, OrderedDict
 
 from ..events.outputs import Alert, DecisionRecord, Output, TechnicalAlarm, dead_letter
 from ..events.types import AlarmType, Decision, ReasonCode
 from ..events.wire import Alarm, Feedback, Vitals, Waveform
+from ..policy.audit import audit_draw
 from ..policy.threshold_prior import SOURCE, STALE_SECONDS, THRESHOLD_TYPES, critical_crossing
 from ..signals.numerics import fault_channel, source_channel
 from .buffers import VitalsLog, WaveformBuffer, Window
@@ -60,7 +59,8 @@ class BedEngine:
         self.config = config or EngineConfig()
         self.scorer = scorer
         self.policy: Policy = policy or ForwardAllPolicy()
-        self.waveforms = WaveformBuffer(self.config.buffer_seconds_for(scorer.window_seconds if scorer else 0.0))
+        self.waveforms = WaveformBuffer(self.config.buffer_seconds_for(scorer.window_seconds if scorer else 0.0),
+                                        self.config.max_samples_per_second)
         self.vitals = VitalsLog(self.config.vitals_seconds)
         self.clock = 0.0  # newest event time seen
         self.alarms: OrderedDict[str, TrackedAlarm] = OrderedDict()
@@ -69,7 +69,6 @@ class BedEngine:
         self.faults: dict[str, tuple[str, float]] = {}  # sensor class -> (technical alarm type, ts)
         self._forwarded: dict[str, tuple[str, float]] = {}  # alarm type -> (alarm id, ts) last forwarded
         self._raised: dict[str, list[float]] = {}  # alarm type -> recent raise times (merge window)
-        self._rng = random.Random(self.config.seed ^ zlib.crc32(bed.encode()))
         self._prior = self.config.prior_config()
 
     # -- input ---------------------------------------------------------------------------------
@@ -234,7 +233,7 @@ class BedEngine:
             assessment, verdict = self._assess(tracked.alarm_type, alarm, until, tracked.due_ts - alarm.ts, early)
         if verdict.decision is Decision.SUPPRESS:
             self._count_suppression(tracked.alarm_type)
-        if verdict.decision is Decision.SUPPRESS and self._audit_draw(tracked.alarm_type):
+        if verdict.decision is Decision.SUPPRESS and self._audit_draw(tracked.alarm_type, alarm.alarm_id):
             tracked.audit_sample = True
             tracked.extra["propensity"] = self.config.audit_fraction
             self.stats["audit_samples"] += 1
@@ -371,10 +370,12 @@ class BedEngine:
         elif self.config.audit_fraction > 0:
             self.stats["audit_population"] += 1
 
-    def _audit_draw(self, alarm_type: AlarmType | None) -> bool:
-        if alarm_type is None or alarm_type.is_lethal or self.config.audit_fraction <= 0:
+    def _audit_draw(self, alarm_type: AlarmType | None, alarm_id: str) -> bool:
+        """Keyed by (seed, bed, alarm id), not drawn in sequence: the same alarm is sampled (or not)
+        whatever order the drivers interleaved the ward's streams in."""
+        if alarm_type is None or alarm_type.is_lethal:
             return False
-        return self._rng.random() < self.config.audit_fraction
+        return audit_draw(self.config.seed, self.bed, alarm_id, self.config.audit_fraction)
 
     # -- feedback ------------------------------------------------------------------------------
 

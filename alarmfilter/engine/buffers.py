@@ -1,10 +1,14 @@
 """Bounded per-bed history: a waveform ring buffer per channel and a short numerics log.
 
-Memory per bed is fixed by `capacity_seconds`, whatever the stream does.
+Memory per bed is fixed whatever the stream does: the rings hold at most
+`max_samples_per_second` (channels x fs_hz, summed over the bed's channels) x `capacity_seconds`
+float32 samples, a chunk that would take a bed past that is refused (dead letter, "bed limit"),
+and the numerics log keeps at most `max_rows` rows.
 """
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +21,8 @@ FloatArray = npt.NDArray[np.float64]
 #: A chunk may start up to this many samples before or after the expected one (clock jitter).
 JITTER_SAMPLES = 1
 MAX_BUFFERED_CHANNELS = 16
+#: channels x fs_hz a bed may carry: 16 channels at 250 Hz, 8 at 500 Hz, 4 at 1000 Hz
+MAX_SAMPLES_PER_SECOND = 4000
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +59,11 @@ class WaveformBuffer:
     ([0.1, 0.2, nan, 0.4], 1000.0, 4)
     """
 
-    def __init__(self, capacity_seconds: float) -> None:
+    def __init__(self, capacity_seconds: float, max_samples_per_second: int = MAX_SAMPLES_PER_SECOND,
+                 max_channels: int = MAX_BUFFERED_CHANNELS) -> None:
         self.capacity_seconds = capacity_seconds
+        self.max_samples_per_second = max_samples_per_second
+        self.max_channels = max_channels
         self.fs_hz = 0.0
         self._cap = 0
         self._t0 = 0.0
@@ -91,6 +100,9 @@ class WaveformBuffer:
         units: Mapping[str, str],
     ) -> str | None:
         """Add a chunk whose first sample is at `ts`. Returns an error string if it cannot be placed."""
+        err = self._over_limit(fs_hz, signals)
+        if err:
+            return err
         if self._n == 0 or fs_hz != self.fs_hz:
             self._reset(ts, fs_hz)
         start = round((ts - self._t0) * fs_hz)
@@ -102,8 +114,6 @@ class WaveformBuffer:
                 f"up to {self.end_ts:.3f}"
             )
         new = [name for name in signals if name not in self._rings]
-        if len(self._rings) + len(new) > MAX_BUFFERED_CHANNELS:
-            return f"too many channels: a bed may carry at most {MAX_BUFFERED_CHANNELS}"
         for name in new:
             self._rings[name] = np.full(self._cap, np.nan, dtype=np.float32)
         if start > self._n:  # a gap: the missing stretch reads as NaN
@@ -119,6 +129,26 @@ class WaveformBuffer:
             self.units.update({k: v for k, v in units.items() if k in self._rings})
         self._n = start + n
         return None
+
+    def _over_limit(self, fs_hz: float, signals: Mapping[str, object]) -> str | None:
+        """Checked before anything changes: a refused chunk leaves the bed's buffer as it was.
+
+        >>> WaveformBuffer(10.0)._over_limit(2000.0, dict.fromkeys(["II", "V", "PLETH"]))
+        'bed limit: 3 channels at 2000 Hz is 6000 samples/s; a bed may carry at most 4000 (e.g. 16 channels at 250 Hz, 4 at 1000 Hz)'
+        """
+        kept = set(self._rings) if self._n and fs_hz == self.fs_hz else set()
+        channels = len(kept | set(signals))
+        if channels > self.max_channels:
+            return f"bed limit: too many channels ({channels}); a bed may carry at most {self.max_channels}"
+        if channels * fs_hz > self.max_samples_per_second:
+            return (f"bed limit: {channels} channels at {fs_hz:g} Hz is {channels * fs_hz:g} samples/s; a bed may "
+                    f"carry at most {self.max_samples_per_second} (e.g. 16 channels at 250 Hz, 4 at 1000 Hz)")
+        return None
+
+    @property
+    def max_bytes(self) -> int:
+        """The most the rings can ever hold, in bytes (float32 samples)."""
+        return int(self.max_samples_per_second * self.capacity_seconds + self.max_channels) * 4
 
     def _write_nan(self, start: int, n: int) -> None:
         n = min(n, self._cap)
@@ -165,9 +195,9 @@ class VitalsLog:
     97.0
     """
 
-    def __init__(self, capacity_seconds: float, max_rows: int = 4096) -> None:
+    def __init__(self, capacity_seconds: float, max_rows: int = 1024) -> None:
         self.capacity_seconds = capacity_seconds
-        self._rows: deque[tuple[float, dict[str, float | None]]] = deque(maxlen=max_rows)
+        self._rows: deque[tuple[float, dict[str, float | None]]] = deque(maxlen=max_rows)  # 900 s at 1 Hz fit
 
     @property
     def last_ts(self) -> float | None:
@@ -176,7 +206,7 @@ class VitalsLog:
     def append(self, ts: float, values: Mapping[str, float | None]) -> str | None:
         if self._rows and ts < self._rows[-1][0]:
             return f"out of order: vitals at {ts:.3f} arrived after vitals at {self._rows[-1][0]:.3f}"
-        self._rows.append((ts, dict(values)))
+        self._rows.append((ts, {sys.intern(k): v for k, v in values.items()}))  # one copy of each name
         while self._rows and self._rows[0][0] < ts - self.capacity_seconds:
             self._rows.popleft()
         return None

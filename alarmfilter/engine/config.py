@@ -15,13 +15,15 @@ from ..policy.threshold_prior import (
 
 #: No alarm waits longer than this for evidence, whatever the configuration says.
 HOLD_CEILING_SECONDS = 10.0
+#: No bed keeps more waveform than this before an alarm, whatever a scorer asks for.
+MAX_WINDOW_SECONDS = 120.0
 
 
 class EngineConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     window_seconds: float = Field(
-        60.0, gt=0, le=120, description="waveform kept before the alarm (at least the scorer's window)"
+        60.0, gt=0, le=MAX_WINDOW_SECONDS, description="waveform kept before the alarm (at least the scorer's window)"
     )
     hold_seconds: dict[str, float] = Field(
         default_factory=dict, description="per alarm type: how long after the alarm data may be used"
@@ -49,7 +51,12 @@ class EngineConfig(BaseModel):
     warmup_seconds: float = Field(8.0, ge=0, description="minimum signal held before scoring")
     vitals_seconds: float = Field(900.0, gt=0, description="numerics history kept per bed")
     feedback_retention_seconds: float = Field(86_400.0, gt=0)
-    max_tracked_alarms: int = Field(5000, gt=0, description="decided alarms kept per bed for dedup/feedback")
+    max_tracked_alarms: int = Field(
+        1000, gt=0, le=5000, description="decided alarms kept per bed for dedup/feedback (a day is ~190)"
+    )
+    max_samples_per_second: int = Field(
+        4000, gt=0, le=8000, description="waveform channels x fs_hz one bed may carry; a chunk past it is dead-lettered"
+    )
     audit_fraction: float = Field(0.05, ge=0, le=1, description="share of would-be-suppressed alarms forwarded")
     technical_fault_seconds: float = Field(
         60.0, ge=0, description="how long a technical alarm keeps its sensor suspect for alarms raised on it"
@@ -96,4 +103,4 @@ class EngineConfig(BaseModel):
 
     def buffer_seconds_for(self, scorer_window_seconds: float) -> float:
         """Waveform a bed keeps: the longer of our window and the scorer's, plus the longest hold."""
-        return max(self.window_seconds, scorer_window_seconds) + self.hold_ceiling_seconds + 2.0
+        return min(max(self.window_seconds, scorer_window_seconds), MAX_WINDOW_SECONDS) + self.hold_ceiling_seconds + 2.0

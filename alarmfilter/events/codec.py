@@ -6,6 +6,7 @@ Decoding never raises: the drivers turn a `DecodeError` into a dead-letter outpu
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,11 @@ from .wire import Alarm, Event, Feedback, Vitals, Waveform
 
 #: Larger messages are refused before parsing (a 10 s chunk of 16 channels at 500 Hz is ~600 kB).
 MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+#: Deeper JSON is refused before `json.loads` recurses into it (wire format v1 nests 3 levels).
+MAX_JSON_DEPTH = 32
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
 
 _EVENT = TypeAdapter(Event)
 
@@ -27,7 +33,7 @@ class DecodeError:
     reason: str
     bed: str | None = None
 
-    def to_dead_letter(self, raw: str | bytes) -> DeadLetter:
+    def to_dead_letter(self, raw: object) -> DeadLetter:
         return dead_letter(self.reason, raw, self.bed)
 
 
@@ -49,6 +55,27 @@ def _describe(exc: ValidationError) -> str:
         parts.append(f"{loc}: {err['msg']}")
     more = exc.error_count() - len(parts)
     return "invalid event: " + "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def nested_deeper_than(data: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether arrays and objects in `data` nest deeper than `limit` (brackets inside strings do
+    not count). Linear time, no recursion: safe on any input, and checked before any parser runs.
+
+    >>> nested_deeper_than('{"a": [1, [2]], "b": "[[[["}', limit=3), nested_deeper_than(b"[" * 5000)
+    (False, True)
+    """
+    if isinstance(data, bytes):
+        if data.count(b"[") + data.count(b"{") <= limit:
+            return False  # the common case: not even that many brackets
+        data = data.decode("utf-8", "replace")
+    elif data.count("[") + data.count("{") <= limit:
+        return False
+    depth = 0
+    for bracket in _BRACKET.findall(_STRING.sub("", data)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > limit:
+            return True
+    return False
 
 
 def _reject_constant(name: str) -> Any:
@@ -79,24 +106,48 @@ def _fast_decode(raw: str | bytes) -> Vitals | Waveform | Alarm | Feedback | Non
         return None
 
 
-def decode_event(raw: str | bytes) -> Vitals | Waveform | Alarm | Feedback | DecodeError:
+def decode_event(raw: object) -> Vitals | Waveform | Alarm | Feedback | DecodeError:
     """Parse one message. Returns the event, or a DecodeError naming the field and the reason.
+
+    Total: whatever `raw` is (None from a tombstone, bytes that are not UTF-8, JSON nested
+    thousands deep, a megabyte of garbage, a number) the answer is an event or a DecodeError.
 
     >>> decode_event('{"schema_version": 1, "kind": "feedback", "bed": "B1", "ts": 1764150000, '
     ...              '"alarm_id": "a1", "actionable": true}').actionable
     True
     >>> decode_event('{"schema_version": 1, "kind": "alarm", "bed": "B1", "ts": 5}').reason
     'invalid event: alarm.ts: Input should be greater than or equal to 946684800; alarm.alarm_id: Field required; alarm.type: Field required (+1 more)'
+    >>> decode_event(None).reason, decode_event(b"\\xff").reason
+    ('null value (tombstone): not an event', 'value is not UTF-8 text (byte 0xff at offset 0)')
+    >>> decode_event("[" * 2000 + "]" * 2000).reason
+    'JSON nested deeper than 32 levels'
     """
+    if raw is None:
+        return DecodeError("null value (tombstone): not an event")
+    if isinstance(raw, (bytearray, memoryview)):
+        raw = bytes(raw)
+    if not isinstance(raw, (str, bytes)):
+        return DecodeError(f"message value must be bytes or text, got {type(raw).__name__}")
     if len(raw) > MAX_MESSAGE_BYTES:
         return DecodeError(f"message of {len(raw)} bytes exceeds the {MAX_MESSAGE_BYTES} byte limit")
+    if nested_deeper_than(raw):  # on both paths, so a message is accepted or not whichever parses it
+        return DecodeError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     event = _fast_decode(raw)
     if event is not None:
         return event
+    if isinstance(raw, bytes):  # the reference path works on text
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return DecodeError(f"value is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})")
+    else:
+        text = raw
     try:
-        obj = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return DecodeError(f"malformed JSON: {exc}")
+        obj = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:  # not reachable past json_depth; kept so no input can raise into a driver
+        return DecodeError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    except ValueError as exc:
+        return DecodeError(f"malformed JSON: {_shown(exc, 200)}")
     if not isinstance(obj, dict):
         return DecodeError(f"message must be a JSON object, got {type(obj).__name__}")
     bed = obj.get("bed") if isinstance(obj.get("bed"), str) and len(obj["bed"]) <= 64 else None
@@ -106,6 +157,8 @@ def decode_event(raw: str | bytes) -> Vitals | Waveform | Alarm | Feedback | Dec
         return _EVENT.validate_python(obj)
     except ValidationError as exc:
         return DecodeError(_describe(exc), bed)
+    except RecursionError:  # belt and braces, as above
+        return DecodeError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", bed)
 
 
 def encode(message: Output | Vitals | Waveform | Alarm | Feedback) -> str:

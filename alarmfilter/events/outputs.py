@@ -86,8 +86,21 @@ OUTPUT_MODELS: tuple[type[_Output], ...] = (Alert, DecisionRecord, TechnicalAlar
 MAX_RAW_CHARS = 4096
 
 
-def dead_letter(error: str, raw: str | bytes, bed: str | None = None) -> DeadLetter:
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+def dead_letter(error: str, raw: object, bed: str | None = None) -> DeadLetter:
+    """`raw` as text for the record: bytes decoded with replacement, a null value as "", anything
+    else by its repr; truncated to MAX_RAW_CHARS."""
+    if isinstance(raw, (bytes, bytearray, memoryview)):
+        data = bytes(raw)
+        if len(data) > MAX_RAW_CHARS * 4:  # an oversized value is not decoded whole
+            more = len(data) - MAX_RAW_CHARS
+            return DeadLetter(error=error, raw=data[:MAX_RAW_CHARS].decode("utf-8", "replace") + f"...[{more} more bytes]", bed=bed)
+        text = data.decode("utf-8", "replace")
+    elif raw is None:
+        text = ""
+    elif isinstance(raw, str):
+        text = raw
+    else:
+        text = repr(raw)[: MAX_RAW_CHARS + 1]
     if len(text) > MAX_RAW_CHARS:
         text = text[:MAX_RAW_CHARS] + f"...[{len(text) - MAX_RAW_CHARS} more chars]"
     return DeadLetter(error=error, raw=text, bed=bed)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ..events.codec import nested_deeper_than
 from ..settings import SecurityProtocol, Settings
 
 log = logging.getLogger(__name__)
@@ -139,25 +140,32 @@ def _one_line(exc: BaseException | None) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _decisions_in(values: list[bytes | None]) -> Iterator[tuple[str, str]]:
+def _decisions_in(values: list[bytes | None]) -> Iterator[tuple[str, str, str]]:
+    """(bed, alarm id, decision) of every decision record among `values`; anything else is skipped.
+
+    >>> list(_decisions_in([b'{"bed": "B1", "alarm_id": "a1", "decision": "forward"}', None, b"[" * 5000, b"\\xff"]))
+    [('B1', 'a1', 'forward')]
+    """
     for value in values:
+        if not value or nested_deeper_than(value):
+            continue
         try:
-            obj = json.loads(value or b"")
-            yield str(obj["alarm_id"]), str(obj["decision"])
-        except (ValueError, KeyError, TypeError):
+            obj = json.loads(value)
+            yield str(obj["bed"]), str(obj["alarm_id"]), str(obj["decision"])
+        except (ValueError, KeyError, TypeError, RecursionError):
             continue  # not ours; a decisions topic may carry foreign records
 
 
 async def read_decisions(
     settings: Settings, partitions: set[int], lookback_seconds: float, timeout_seconds: float = 10.0
-) -> dict[int, list[tuple[str, str]]]:
-    """(alarm id, decision) already on the decisions topic for these partitions, newest `lookback_seconds`.
+) -> dict[int, list[tuple[str, str, str]]]:
+    """(bed, alarm id, decision) already on the decisions topic for these partitions, newest `lookback_seconds`.
 
     Read on partition assignment, so an alarm replayed after a crash or rebalance is not decided again.
     """
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    out: dict[int, list[tuple[str, str]]] = {p: [] for p in partitions}
+    out: dict[int, list[tuple[str, str, str]]] = {p: [] for p in partitions}
     if not partitions:
         return out
     topic = settings.topics.decisions

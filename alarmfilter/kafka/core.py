@@ -3,8 +3,10 @@
 `WorkerCore` owns the engines of the beds on this worker's partitions, orders each bed's events
 by event time (`BedOrderer`), remembers which alarms have a decision (so a replay after a crash or
 a rebalance never decides an alarm twice), and releases a message for commit only once it is fully
-handled (`OffsetLedger`). The faust app in `app.py` is a thin shell around it, so all of this is
-testable without a broker.
+handled (`OffsetLedger`). An alarm is named by (bed, alarm id): monitors number alarms per device,
+so two beds may share an id. No message value (null, not UTF-8, too deep, too big, not an event)
+raises out of `receive`: each becomes one dead letter and its offset is committed in order.
+The faust app in `app.py` is a thin shell around it, so all of this is testable without a broker.
 """
 
 from __future__ import annotations
@@ -25,12 +27,16 @@ from ..events import (
     Output,
     Vitals,
     Waveform,
+    dead_letter,
     decode_event,
     encode,
 )
 from ..replay import BED_IDLE_EVICT_SECONDS
 from ..settings import Settings, Topics
 from .ordering import BedOrderer, LedgerEntry, OffsetLedger, stream_progress
+
+#: An alarm's identity: (bed, alarm id).
+AlarmKey = tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +69,8 @@ class WorkerCore:
         self._orderers: dict[str, BedOrderer[_Held]] = {}
         self._ledgers: dict[tuple[str, int], OffsetLedger[Any]] = {}
         self._high_offsets: dict[tuple[str, int], int] = {}
-        self._waiting: dict[str, list[LedgerEntry[Any]]] = {}  # alarm id -> messages awaiting its decision
-        self._decided: dict[int, OrderedDict[str, str]] = {}  # partition -> alarm id -> decision
+        self._waiting: dict[AlarmKey, list[LedgerEntry[Any]]] = {}  # alarm -> messages awaiting its decision
+        self._decided: dict[int, OrderedDict[AlarmKey, str]] = {}  # partition -> alarm -> decision
         self._bed_partition: dict[str, int] = {}
         self._last_seen: dict[str, tuple[float, float]] = {}  # bed -> (newest event time, wall time)
         self.on_feedback: Callable[[Feedback], None] | None = None  # e.g. metrics of clinician labels
@@ -74,20 +80,33 @@ class WorkerCore:
 
     # -- messages in ---------------------------------------------------------------------------
 
-    def receive(self, topic: str, partition: int, offset: int, raw: bytes | str, token: Any, wall_now: float) -> list[Outgoing]:
-        """One consumed message; returns what to send now. `token` comes back from `take_acks`."""
+    def receive(self, topic: str, partition: int, offset: int, raw: object, token: Any, wall_now: float) -> list[Outgoing]:
+        """One consumed message; returns what to send now. `token` comes back from `take_acks`.
+
+        `raw` is the message value as the client gives it, None for a tombstone. Never raises:
+        whatever goes wrong with one message is that message's dead letter, and its ledger entry
+        is finished so the partition's offsets keep committing.
+        """
         high = self._high_offsets.get((topic, partition), -1)
         if offset <= high:
             self.stats["redelivered_skipped"] += 1  # already taken since the last assignment
             return []
         self._high_offsets[(topic, partition)] = offset
         entry = self._ledger(topic, partition).add(offset, token)
+        try:
+            return self._receive(partition, raw, entry, wall_now)
+        except Exception as exc:  # noqa: BLE001 -- last line of defence: one message never stalls a partition
+            OffsetLedger.finish(entry)
+            self.stats["worker_errors"] += 1
+            return [self._outgoing(dead_letter(f"worker error ({type(exc).__name__})", raw), partition)]
+
+    def _receive(self, partition: int, raw: object, entry: LedgerEntry[Any], wall_now: float) -> list[Outgoing]:
         event = decode_event(raw)
         if isinstance(event, DecodeError):
             OffsetLedger.finish(entry)
             self.stats["invalid_messages"] += 1
             return [self._outgoing(event.to_dead_letter(raw), partition)]
-        if isinstance(event, Alarm) and event.alarm_id in self._decided.get(partition, ()):
+        if isinstance(event, Alarm) and (event.bed, event.alarm_id) in self._decided.get(partition, ()):
             OffsetLedger.finish(entry)  # decided before a crash or rebalance: never decide twice
             self.stats["replayed_decided_alarms"] += 1
             return []
@@ -158,11 +177,11 @@ class WorkerCore:
                 del self._decided[p]
         return {p for p in keep if p not in self._decided}
 
-    def remember_decisions(self, partition: int, decisions: Iterable[tuple[str, str]]) -> int:
-        """Decisions already on the decisions topic (read back on assignment)."""
+    def remember_decisions(self, partition: int, decisions: Iterable[tuple[str, str, str]]) -> int:
+        """Decisions already on the decisions topic (read back on assignment): (bed, alarm id, decision)."""
         n = 0
-        for alarm_id, decision in decisions:
-            self._remember(partition, alarm_id, decision)
+        for bed, alarm_id, decision in decisions:
+            self._remember(partition, (bed, alarm_id), decision)
             n += 1
         self._decided.setdefault(partition, OrderedDict())
         return n
@@ -233,33 +252,33 @@ class WorkerCore:
         if eng is None:
             eng = self.beds[event.bed] = self.engine_factory(event.bed)
         if isinstance(event, Alarm):
-            self._waiting.setdefault(event.alarm_id, []).append(held.entry)
+            self._waiting.setdefault((event.bed, event.alarm_id), []).append(held.entry)
         else:
             OffsetLedger.finish(held.entry)
             if isinstance(event, Feedback) and self.on_feedback is not None:
                 self.on_feedback(event)
         routed = self._route(eng.feed(event), held.partition)  # the engine never raises (fail-open)
-        if isinstance(event, Alarm) and event.alarm_id in self._waiting and not eng.is_pending(event.alarm_id):
-            self._finish_alarm(event.alarm_id)  # a duplicate of a decided alarm, or the engine failed
+        if isinstance(event, Alarm) and (event.bed, event.alarm_id) in self._waiting and not eng.is_pending(event.alarm_id):
+            self._finish_alarm((event.bed, event.alarm_id))  # a duplicate of a decided alarm, or the engine failed
         return routed
 
     def _route(self, outputs: list[Output], partition: int) -> list[Outgoing]:
         out = []
         for o in outputs:
             if isinstance(o, DecisionRecord):
-                self._remember(partition, o.alarm_id, str(o.decision))
-                self._finish_alarm(o.alarm_id)
+                self._remember(partition, (o.bed, o.alarm_id), str(o.decision))
+                self._finish_alarm((o.bed, o.alarm_id))
             out.append(self._outgoing(o, partition))
         return out
 
-    def _finish_alarm(self, alarm_id: str) -> None:
-        for entry in self._waiting.pop(alarm_id, ()):
+    def _finish_alarm(self, alarm: AlarmKey) -> None:
+        for entry in self._waiting.pop(alarm, ()):
             OffsetLedger.finish(entry)
 
-    def _remember(self, partition: int, alarm_id: str, decision: str) -> None:
+    def _remember(self, partition: int, alarm: AlarmKey, decision: str) -> None:
         seen = self._decided.setdefault(partition, OrderedDict())
-        seen[alarm_id] = decision
-        seen.move_to_end(alarm_id)
+        seen[alarm] = decision
+        seen.move_to_end(alarm)
         while len(seen) > self.settings.max_remembered_decisions:
             seen.popitem(last=False)
 

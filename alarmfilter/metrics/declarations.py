@@ -30,6 +30,9 @@ class DeadLetterReason(str, Enum):
     """Bounded classes of dead-letter errors (the full error text stays in the dead letter)."""
 
     MALFORMED_JSON = "malformed_json"
+    NULL_VALUE = "null_value"
+    NOT_UTF8 = "not_utf8"
+    TOO_DEEP = "too_deep"
     TOO_LARGE = "too_large"
     NOT_AN_OBJECT = "not_an_object"
     SCHEMA_VERSION = "schema_version"
@@ -37,6 +40,7 @@ class DeadLetterReason(str, Enum):
     WRONG_BED = "wrong_bed"
     REJECTED_SAMPLES = "rejected_samples"
     ENGINE_ERROR = "engine_error"
+    BED_LIMIT = "bed_limit"
     OTHER = "other"
 
     @classmethod
@@ -60,12 +64,18 @@ class DeadLetterReason(str, Enum):
 
 _PREFIXES: tuple[tuple[str, DeadLetterReason], ...] = (
     ("malformed JSON", DeadLetterReason.MALFORMED_JSON),
+    ("null value", DeadLetterReason.NULL_VALUE),
+    ("value is not UTF-8", DeadLetterReason.NOT_UTF8),
+    ("JSON nested deeper", DeadLetterReason.TOO_DEEP),
     ("message of ", DeadLetterReason.TOO_LARGE),
+    ("message value must be", DeadLetterReason.MALFORMED_JSON),
     ("message must be a JSON object", DeadLetterReason.NOT_AN_OBJECT),
     ("schema_version", DeadLetterReason.SCHEMA_VERSION),
     ("invalid event", DeadLetterReason.INVALID_EVENT),
     ("event for bed", DeadLetterReason.WRONG_BED),
     ("engine error", DeadLetterReason.ENGINE_ERROR),
+    ("worker error", DeadLetterReason.ENGINE_ERROR),
+    ("bed limit", DeadLetterReason.BED_LIMIT),
 )
 
 

@@ -25,6 +25,7 @@ Kish L. Survey Sampling. Wiley, 1965.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,6 +39,22 @@ STAT_SAMPLES = "audit_samples"  # of those, forwarded as audit samples
 STAT_AUDIT_TRUE = "audit_labelled_true"
 STAT_AUDIT_FALSE = "audit_labelled_false"
 STAT_FORWARDED_TRUE = "forwarded_labelled_true"  # forwarded on evidence (not audit), labelled true
+
+
+def audit_draw(seed: int, bed: str, alarm_id: str, fraction: float) -> bool:
+    """Whether this would-be-suppressed alarm is an audit sample: a uniform draw keyed by a hash of
+    (seed, bed, alarm id), so the answer is the alarm's own, whatever order a driver decided the
+    ward's alarms in (a sequential random stream gave the draw to whichever alarm came first).
+
+    >>> audit_draw(0, "ICU1-07", "a1", 0.05), audit_draw(0, "ICU1-07", "a1", 1.0), audit_draw(0, "B", "a", 0.0)
+    (False, True, False)
+    >>> sum(audit_draw(0, "ICU1-07", f"a{i}", 0.05) for i in range(10_000))
+    501
+    """
+    if fraction <= 0:
+        return False
+    digest = hashlib.blake2b(f"{seed}\x1f{bed}\x1f{alarm_id}".encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64 < fraction
 
 
 def exact_interval(p_hat: float, n: float, confidence: float = 0.95) -> tuple[float, float]:

@@ -126,7 +126,7 @@ class FeedbackJoin:
     def __init__(self, max_remembered: int = MAX_REMEMBERED_DECISIONS) -> None:
         self.max_remembered = max_remembered
         self.counts = AuditCounts()
-        self._seen: OrderedDict[str, JoinedDecision] = OrderedDict()
+        self._seen: OrderedDict[tuple[str, str], JoinedDecision] = OrderedDict()  # (bed, alarm id): ids are per monitor
 
     def decided(self, d: DecisionRecord) -> JoinedDecision:
         """Remember a decision; count it in the audited population when its type is audited."""
@@ -141,7 +141,7 @@ class FeedbackJoin:
                 c.suppressed += 1
             else:
                 c.forwarded += 1
-        seen = self._seen[d.alarm_id] = JoinedDecision(d.type, d.priority, decision, d.audit_sample, auditable,
+        seen = self._seen[(d.bed, d.alarm_id)] = JoinedDecision(d.type, d.priority, decision, d.audit_sample, auditable,
                                                        d.alarm_ts)
         if len(self._seen) > self.max_remembered:
             self._seen.popitem(last=False)
@@ -149,7 +149,7 @@ class FeedbackJoin:
 
     def labelled(self, fb: Feedback) -> JoinedDecision | None:
         """The decision a label is for (None when forgotten or never seen); the label is counted."""
-        seen = self._seen.get(fb.alarm_id)
+        seen = self._seen.get((fb.bed, fb.alarm_id))
         if seen is None or not seen.auditable:
             return seen
         c = self.counts

@@ -47,6 +47,9 @@ def test_figures_are_sane(quick: dict) -> None:
     assert quick["engine_bed_seconds_per_cpu_second"] > 0
     assert 0 < quick["engine_vs_decode_only"] <= 2.0  # engine cannot be much cheaper than its own decoding
     assert 0 < quick["memory_mb_per_bed"] < 100
+    worst = quick["details"]["memory_worst_case"]
+    assert quick["memory_mb_per_bed"] < quick["memory_worst_case_mb_per_bed"] <= worst["bound_mb_per_bed"]
+    assert worst["refused_wider_chunks"] == worst["beds"] and worst["tracked_alarms_per_bed"] <= 1000
     assert _number(quick["memory_growth_mb_per_bed_before"]) and _number(quick["memory_growth_mb_per_bed_at_end"])
     assert quick["memory_at_hours"] < quick["memory_simulated_hours"]
     eng = quick["details"]["engine"]

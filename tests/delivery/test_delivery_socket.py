@@ -8,7 +8,14 @@ import time
 
 import pytest
 
-from alarmfilter.delivery import AckCode, AlertDelivery, JsonlAudit, build_ack, message_control_id
+from alarmfilter.delivery import (
+    AckCode,
+    AlertDelivery,
+    JsonlAudit,
+    alert_key,
+    build_ack,
+    message_control_id,
+)
 from alarmfilter.events import Feedback
 from tests.delivery.support import (
     T0,
@@ -122,16 +129,16 @@ def test_ae_is_retried_then_given_up_and_escalated_ar_is_not_retried(tmp_path):
         for stop, task in runs:
             await finish(stop, task)
         # AE once, then AA: the same message again, accepted, no escalation
-        assert busy.control_ids == [message_control_id("e1", 0)] * 2
+        assert busy.control_ids == [message_control_id(alert_key("ICU1-07", "e1"), 0)] * 2
         assert audit.outcomes("e1") == ["queued", "error", "accepted"]
         # AE every time: max_error_retries (2) re-sends, then refused -> failed/ + next destination
-        assert broken.control_ids == [message_control_id("e2", 0)] * 3
+        assert broken.control_ids == [message_control_id(alert_key("ICU1-07", "e2"), 0)] * 3
         assert audit.outcomes("e2") == ["queued", "error", "error", "gave_up", "escalated", "accepted"]
         assert len(d2.queue.failed()) == 1
         # AR: sent once, never retried, kept under failed/, escalated at once
-        assert refusing.control_ids == [message_control_id("r3", 0)]
+        assert refusing.control_ids == [message_control_id(alert_key("ICU1-07", "r3"), 0)]
         assert audit.outcomes("r3") == ["queued", "rejected", "escalated", "accepted"]
-        assert sorted(backup.control_ids) == sorted([message_control_id("e2", 1), message_control_id("r3", 1)])
+        assert sorted(backup.control_ids) == sorted([message_control_id(alert_key("ICU1-07", "e2"), 1), message_control_id(alert_key("ICU1-07", "r3"), 1)])
         assert d1.failures == {("d0", "error"): 1} and not d1.failing("d0")  # accepted after the AE
         assert d2.failures == {("d0", "error"): 3} and d2.failing("d0") and not d2.failing("d1")
         assert d3.failures == {("d0", "rejected"): 1} and d3.last_failure["d0"].startswith("rejected: AR")
@@ -198,7 +205,7 @@ def test_escalation_happens_in_event_time_and_stops_on_feedback(tmp_path):
         assert backup.received == []
         d.tick(T0 + 30.5)  # h1's deadline: 30 s after it was forwarded
         assert await wait_for(lambda: len(backup.received) == 1)
-        assert backup.alarm_ids == ["h1"] and backup.control_ids == [message_control_id("h1", 1)]
+        assert backup.alarm_ids == ["h1"] and backup.control_ids == [message_control_id(alert_key("ICU1-07", "h1"), 1)]
         # the backup's ACK starts h1's next timer: wait for it to be taken in before event time moves on
         assert await wait_for(lambda: audit.outcomes("h1") == ["queued", "accepted", "escalated", "accepted"])
         d.tick(T0 + 120.5)  # m1's deadline; h1 has no third destination
@@ -321,7 +328,7 @@ def test_a_queue_file_that_is_no_longer_an_alert_is_set_aside_and_the_rest_still
         rx = await Receiver().start()
         audit = Audit()
         d = AlertDelivery(fast_config(rx.port), tmp_path / "q", audit)
-        d.queue.put("broken", 0, 0, message_control_id("broken", 0), {"alarm_id": "broken", "bed": "ICU1-01"})
+        d.queue.put("broken", 0, 0, message_control_id(alert_key("ICU1-07", "broken"), 0), {"alarm_id": "broken", "bed": "ICU1-01"})
         stop, task = await running(d)
         d.submit(alert("ok1"))
         assert await d.drain(5)
@@ -363,4 +370,26 @@ def test_status_listener_takes_pcd05_on_its_own_connection(tmp_path):
         assert backup.alarm_ids == ["s3"]  # "delivered" is not an acknowledgement; s1 and s2 were
         assert "acknowledged" in audit.outcomes("s1") and "acknowledged" in audit.outcomes("s2")
         assert "status" in audit.outcomes("s3")
+    asyncio.run(main())
+
+
+def test_two_beds_sharing_an_alarm_id_are_two_alerts_and_feedback_stops_only_its_own(tmp_path):
+    async def main():
+        primary, backup = await Receiver().start(), await Receiver().start()
+        audit = Audit()
+        d = AlertDelivery(fast_config(primary.port, backup.port, timeout_seconds={"high": 30}), tmp_path / "q", audit)
+        stop, task = await running(d)
+        c1 = d.submit(alert("same-id", bed="ICU1-01", ts=T0, priority="high"))
+        c2 = d.submit(alert("same-id", bed="ICU1-02", ts=T0, priority="high"))
+        assert c1 != c2
+        assert await d.drain(5)
+        assert sorted(primary.control_ids) == sorted([c1, c2])  # both went out: neither was taken for a re-send
+        d.feedback(Feedback(schema_version=1, kind="feedback", bed="ICU1-01", ts=T0 + 10.0, alarm_id="same-id",
+                            actionable=True))
+        d.tick(T0 + 30.5)  # only ICU1-02's alert is still unacknowledged: it escalates
+        assert await wait_for(lambda: len(backup.received) == 1)
+        await finish(stop, task, primary, backup)
+        assert backup.control_ids == [message_control_id(alert_key("ICU1-02", "same-id"), 1)]
+        assert [(r.bed, r.outcome) for r in audit if r.outcome in ("acknowledged", "escalated")] == [
+            ("ICU1-01", "acknowledged"), ("ICU1-02", "escalated")]
     asyncio.run(main())

@@ -10,6 +10,7 @@ from alarmfilter.delivery import (
     MalformedMessage,
     ResponseKind,
     Site,
+    alert_key,
     build_ack,
     build_oru_r40,
     message_control_id,
@@ -32,7 +33,7 @@ def test_oru_r40_is_well_formed_and_parses_back():
     assert [str(s[0]) for s in msg] == ["MSH", "PID", "PV1", "OBR"] + ["OBX"] * (len(msg) - 4)
     assert str(msg.segment("MSH")(9)) == "ORU^R40^ORU_R40"
     assert str(msg["MSH.12"]) == "2.6"
-    assert str(msg["MSH.10"]) == message_control_id("a1", 0)
+    assert str(msg["MSH.10"]) == message_control_id(alert_key("ICU1-07", "a1"), 0)
     assert str(msg["MSH.15"]) == "AL"
     assert str(msg.segment("PV1")(3)(1)(3)) == "ICU1-07"
     obr = msg.segment("OBR")
@@ -83,13 +84,13 @@ def test_every_alarm_type_has_a_code_and_unknown_types_still_go_out():
 
 
 def test_control_id_is_stable_per_attempt_and_distinct_across_attempts_and_alarms():
-    assert message_control_id("a1", 0) == message_control_id("a1", 0)
+    assert message_control_id(alert_key("ICU1-07", "a1"), 0) == message_control_id(alert_key("ICU1-07", "a1"), 0)
     ids = {message_control_id(a, n) for a in ("a1", "a2", "a3") for n in range(4)}
     assert len(ids) == 12 and all(len(i) <= 20 for i in ids)
     a = alert()
     assert str(build_oru_r40(a, 1)) == str(build_oru_r40(a, 1))  # a re-send is byte-identical
     with pytest.raises(ValueError):
-        message_control_id("a1", 100)
+        message_control_id(alert_key("ICU1-07", "a1"), 100)
 
 
 @pytest.mark.parametrize("code", ["AA", "AE", "AR", "CA", "CE", "CR"])
@@ -97,7 +98,7 @@ def test_ack_codes_parse_distinctly(code):
     msg = build_oru_r40(alert())
     r = parse_response(str(build_ack(msg, AckCode(code), text="why")))
     assert r.kind is ResponseKind.ACK and r.code is AckCode(code)
-    assert r.acked_control_id == message_control_id("a1", 0) and r.text == "why"
+    assert r.acked_control_id == message_control_id(alert_key("ICU1-07", "a1"), 0) and r.text == "why"
     assert [r.code.accepted, r.code.error, r.code.rejected].count(True) == 1
 
 

@@ -223,6 +223,24 @@ def test_audit_sample_forwards_some_non_lethal_suppressions_only():
     assert decisions(out)[0].decision == "suppress"
 
 
+def test_an_alarms_audit_draw_is_its_own_whatever_was_decided_before_it():
+    def sampled(ids, bed="B1"):
+        eng = BedEngine(bed, EngineConfig(audit_fraction=0.5, merge_window_seconds=0, threshold_hold_seconds=0.0),
+                        FixedScorer(0.1), HalfPolicy())
+        for k in range(20):
+            eng.feed(waveform(bed, T0 + k))
+        out = []
+        for i in ids:
+            out += eng.feed(alarm(bed, T0 + 20, f"x{i}", type="spo2_low", priority="medium"))
+        return {d.alarm_id for d in decisions(out) if d.audit_sample}
+
+    every = sampled(range(40))
+    assert 5 < len(every) < 35  # some are, some are not
+    assert sampled(range(1, 40, 2)) == {a for a in every if int(a[1:]) % 2}  # without the even ones
+    assert sampled(reversed(range(40))) == every  # in the reverse order
+    assert sampled(range(40), bed="B2") != every  # another bed draws its own
+
+
 def test_memory_of_decided_alarms_is_bounded():
     eng = engine(max_tracked_alarms=10)
     stream(eng, T0, 20)
@@ -235,6 +253,22 @@ def test_waveform_memory_is_bounded():
     eng = engine()
     stream(eng, T0, 200)
     assert eng.waveforms.held_seconds <= eng.config.buffer_seconds
+
+
+def test_a_bed_past_its_sample_budget_gets_a_dead_letter_and_keeps_what_it_had():
+    eng = BedEngine("B1")
+    assert eng.feed(waveform("B1", T0, channels=("II", "V", "PLETH"), fs=250.0)) == []
+    before = eng.waveforms.end_ts
+    for ch, fs in ((("II", "V", "PLETH"), 2000.0), (tuple(f"C{i}" for i in range(16)), 500.0),
+                   (tuple(f"C{i}" for i in range(14)), 250.0)):  # 14 new + the 3 held = 17 channels
+        out = eng.feed(waveform("B1", T0 + 1, channels=ch, fs=fs))
+        assert [o.kind for o in out] == ["deadletter"] and out[0].error.startswith("bed limit"), out
+    assert eng.waveforms.end_ts == before and set(eng.waveforms._rings) == {"II", "V", "PLETH"}
+    worst = tuple(f"C{i}" for i in range(16))  # the worst accepted shape: 16 channels at 250 Hz
+    eng = BedEngine("B2")
+    assert eng.feed(waveform("B2", T0, channels=worst, fs=250.0)) == []
+    held = sum(r.nbytes for r in eng.waveforms._rings.values())
+    assert held <= eng.waveforms.max_bytes <= 1.2e6  # 4000 samples/s x 72 s x float32
 
 
 def test_event_for_other_bed_is_refused():

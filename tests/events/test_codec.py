@@ -61,3 +61,32 @@ def test_dead_letter_keeps_bed_and_truncates_raw():
     raw = '{"schema_version": 1, "kind": "alarm", "bed": "B7", "ts": 1764150000' + " " * 10000 + "}"
     dl = decode_event(raw).to_dead_letter(raw)
     assert dl.bed == "B7" and len(dl.raw) < 5000
+
+
+@pytest.mark.parametrize(
+    "raw, expect",
+    [
+        (None, "null value (tombstone)"),
+        (b'{"schema_version": 1, "bed": "B\xff1"}', "not UTF-8"),
+        ("[" * 2000 + "]" * 2000, "nested deeper than"),
+        ('{"a": ' * 2000 + "1" + "}" * 2000, "nested deeper than"),
+        (b"[" * 100_000, "nested deeper than"),
+        (42, "must be bytes or text"),
+        ("1" * 5000, "malformed JSON"),
+    ],
+)
+def test_no_value_raises_each_is_a_one_line_reason(raw, expect):
+    err = decode_event(raw)
+    assert isinstance(err, DecodeError) and expect in err.reason and "\n" not in err.reason
+    dl = err.to_dead_letter(raw)
+    assert json.loads(encode(dl))["error"] == err.reason
+
+
+def test_brackets_inside_strings_are_not_nesting():
+    obj = json.loads(line(alarm("B1", T0, alarm_id="[" * 100 + "{" * 20)))
+    ev = decode_event(json.dumps(obj) + " ")
+    assert isinstance(ev, Alarm) and ev.alarm_id.startswith("[[[")
+    obj["x"] = [[[[1]]]]  # an unknown field nested a little: ignored, as any unknown field
+    obj["y"] = float("nan")  # forces the reference path
+    err = decode_event(json.dumps(obj))
+    assert isinstance(err, DecodeError) and "NaN" in err.reason

@@ -150,6 +150,7 @@ def test_prometheus_scrapes_both_workers_on_their_metrics_port(services: dict[st
     for name in ("worker-1", "worker-2"):
         s = settings_from(env_of(services[name]), monkeypatch)
         expected.add(f"{services[name].get('hostname', name)}:{s.metrics_port}")
+        assert s.metrics_addr == "0.0.0.0", f"{name}: Prometheus scrapes it from another container"
     assert expected <= targets
     assert re.search(r"^EXPOSE 9464$", DOCKERFILE.read_text(), re.MULTILINE)
 

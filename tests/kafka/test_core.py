@@ -91,7 +91,7 @@ def test_offsets_wait_for_earlier_messages_of_their_partition() -> None:
 def test_decisions_read_back_are_not_made_again_after_a_crash() -> None:
     c = core()
     assert c.on_assignment({1, 2}) == {1, 2}
-    c.remember_decisions(1, [("a1", "suppress")])
+    c.remember_decisions(1, [("B1", "a1", "suppress")])
     assert send(c, alarm("B1", T0, "a1"), 7) == []  # replayed after the crash: the decision stands
     assert c.take_acks() == ["alarm@7"]
     assert c.stats["replayed_decided_alarms"] == 1
@@ -127,6 +127,54 @@ def test_invalid_message_is_dead_lettered_on_its_partition_and_acked() -> None:
     assert kinds(out) == ["deadletter"] and out[0].partition == 3 and out[0].topic == TOPICS.deadletter
     assert out[0].output.error.startswith("malformed JSON")
     assert c.take_acks() == ["t0"]
+
+
+POISON = {
+    "null": (None, "null value"),
+    "not UTF-8": (b'{"schema_version": 1, "kind": "alarm", "bed": "B1\xff"}', "not UTF-8"),
+    "nested": (b"[" * 2000 + b"]" * 2000, "nested deeper"),
+    "nested object": (b'{"a":' * 3000 + b"1" + b"}" * 3000, "nested deeper"),
+    "oversized": (b" " * (3 * 1024 * 1024), "exceeds"),
+    "not bytes": (12345, "must be bytes or text"),
+    "empty": (b"", "malformed JSON"),
+}
+
+
+def test_every_poison_value_is_one_dead_letter_and_its_neighbours_are_decided_and_acked() -> None:
+    c = core()
+    out, offset = [], 0
+    for name, (raw, _why) in POISON.items():
+        out += send(c, alarm("B1", T0 + offset, f"a{offset}"), offset, wall=offset)
+        offset += 1
+        out += c.receive(TOPICS.alarms, 1, offset, raw, name, float(offset))
+        offset += 1
+    out += send(c, alarm("B1", T0 + offset, f"a{offset}"), offset, wall=offset)
+    out += c.tick(offset + 2.0)
+    dead = [o.output for o in out if o.output.kind == "deadletter"]
+    for d, (name, (_raw, why)) in zip(dead, POISON.items(), strict=True):
+        assert why in d.error, (name, d.error)
+    decided = [o.output.alarm_id for o in out if o.output.kind == "decision"]
+    assert decided == [f"a{i}" for i in range(0, offset + 1, 2)]  # every valid alarm, once, in order
+    assert c.stats["invalid_messages"] == len(POISON)
+    acks = c.take_acks()
+    assert len(acks) == offset + 1 and acks[-1] == f"alarm@{offset}"  # nothing holds the partition
+    assert c.pending_messages == 0
+
+
+def test_two_beds_sharing_an_alarm_id_get_a_decision_each_also_after_a_rebalance() -> None:
+    c = core()
+    c.on_assignment({1})
+    out = send(c, alarm("B1", T0, "same-id"), 0, wall=0.0) + send(c, alarm("B2", T0 + 1, "same-id"), 1, wall=0.0)
+    out += c.tick(2.0)
+    assert sorted((o.output.bed, o.output.alarm_id) for o in out if o.output.kind == "decision") == [
+        ("B1", "same-id"), ("B2", "same-id")]
+    assert len(c.take_acks()) == 2
+    c2 = core()
+    c2.on_assignment({1})
+    c2.remember_decisions(1, [("B1", "same-id", "forward")])  # what the decisions topic holds for B1 only
+    assert send(c2, alarm("B1", T0, "same-id"), 0, wall=0.0) == []  # replayed: decided already
+    out = send(c2, alarm("B2", T0 + 1, "same-id"), 1, wall=0.0) + c2.tick(2.0)
+    assert [(o.output.bed, o.output.kind) for o in out][:1] == [("B2", "decision")]
 
 
 def test_orderer_is_bounded() -> None:

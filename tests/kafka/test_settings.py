@@ -28,6 +28,7 @@ def test_defaults_follow_the_design() -> None:
     assert s.topics.inputs == ("icu.vitals", "icu.waveforms", "icu.alarms", "icu.feedback")
     assert s.topics.outputs == ("icu.alerts", "icu.alarm-decisions", "icu.technical", "icu.deadletter")
     assert s.metrics_port == 9464
+    assert s.metrics_addr == "127.0.0.1"  # /metrics is not on every interface unless asked
 
 
 def test_env_overrides_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

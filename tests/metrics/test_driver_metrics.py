@@ -80,12 +80,21 @@ def test_dead_letters_classified_from_real_codec_errors(reg: CollectorRegistry) 
     m = DriverMetrics(registry=reg)
     ward = Ward()
     bad = ["{nope", '{"schema_version": 3, "kind": "alarm"}', "[]", '{"schema_version": 1, "kind": "alarm"}',
-           "x" * (3 * 1024 * 1024)]
+           "x" * (3 * 1024 * 1024), None, b'{"bed": "\xff"}', "[" * 5000]
     for raw in bad:
         m.observe(ward.feed_raw(raw))
     got = {r.value: value(reg, "alarmfilter_dead_letters_total", unit="icu", reason=r.value) for r in DeadLetterReason}
     assert got == {**dict.fromkeys(got, 0.0), "malformed_json": 1, "schema_version": 1, "not_an_object": 1,
-                   "invalid_event": 1, "too_large": 1}
+                   "invalid_event": 1, "too_large": 1, "null_value": 1, "not_utf8": 1, "too_deep": 1}
+
+
+def test_feedback_joins_the_decision_of_its_own_bed(reg: CollectorRegistry) -> None:
+    m = DriverMetrics(registry=reg)
+    m.observe([decision("same-id", "forward", bed="ICU1-01"), decision("same-id", "suppress", bed="ICU1-02")])
+    m.observe_feedback([feedback("ICU1-02", T0 + 60, "same-id", False)])
+    lab = {"unit": "ICU", "alarm_type": "hr_high", "priority": "medium", "audit_sample": "false", "actionable": "false"}
+    assert value(reg, "alarmfilter_feedback_total", **lab, decision="suppress") == 1
+    assert value(reg, "alarmfilter_feedback_total", **lab, decision="forward") == 0
 
 
 def test_feedback_joined_with_decisions_and_estimates(reg: CollectorRegistry) -> None:
