@@ -92,7 +92,7 @@ def test_feedback_joins_the_decision_of_its_own_bed(reg: CollectorRegistry) -> N
     m = DriverMetrics(registry=reg)
     m.observe([decision("same-id", "forward", bed="ICU1-01"), decision("same-id", "suppress", bed="ICU1-02")])
     m.observe_feedback([feedback("ICU1-02", T0 + 60, "same-id", False)])
-    lab = {"unit": "ICU", "alarm_type": "hr_high", "priority": "medium", "audit_sample": "false", "actionable": "false"}
+    lab = {"unit": "icu", "alarm_type": "hr_high", "priority": "medium", "audit_sample": "false", "actionable": "false"}
     assert value(reg, "alarmfilter_feedback_total", **lab, decision="suppress") == 1
     assert value(reg, "alarmfilter_feedback_total", **lab, decision="forward") == 0
 
