@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -142,7 +142,16 @@ class Settings(BaseSettings):
         None, description="signs model snapshots; set it to learn through a lifecycle with snapshots in data_dir/models"
     )
     unit: str = Field("icu", min_length=1, max_length=64, description="care unit label on metrics")
-    log_level: str = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="debug also shows faust/aiokafka start-up and rebalance chatter")
+    log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per line, for log shippers")
+    status_interval_seconds: float = Field(
+        60.0, ge=0, description="a status line (alarms decided, lag, HL7 queue) this often; 0 = none")
+    broker_wait_seconds: float = Field(
+        60.0, gt=0, description="how long the worker retries an unreachable broker at start before it gives up")
+    shutdown_timeout_seconds: float = Field(
+        6.0, gt=0, le=60, description="after SIGTERM: state is saved at once; the worker exits after this "
+        "even if the broker does not answer (unconfirmed messages are replayed by the next owner)")
 
     # -- the alarm review station (alarmfilter review) -------------------------------------------
     review_host: str = Field("127.0.0.1", description="address the review station listens on")
@@ -196,6 +205,11 @@ class Settings(BaseSettings):
                 parse_mllp_url(u)
             return ",".join(urls)
         return v
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, v: object) -> object:
+        return v.lower() if isinstance(v, str) else v
 
     @field_validator("snapshot_key", mode="before")
     @classmethod

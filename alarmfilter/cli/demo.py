@@ -163,6 +163,13 @@ def summarise(decisions: list[Any], truth: dict[str, bool]) -> dict[str, Any]:
     }
 
 
+#: what the table's columns mean (printed under it)
+DEMO_LEGEND = ("columns: alarms in = raised by the monitors; true = actionable per the simulator's ground truth; "
+               "forwarded = sent to clinicians; suppressed = held back with a reason; false cut = share of the false "
+               "alarms suppressed; missed true = true alarms suppressed. Technical alarms are always routed to the "
+               "bedside nurse: '-' where ground truth does not apply.")
+
+
 def print_table(summary: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -178,12 +185,16 @@ def print_table(summary: dict[str, Any]) -> None:
     rows = [(t, r) for t, r in per_type.items() if not is_technical(t)] + [("CLINICAL TOTAL", summary["clinical"])]
     rows += [(t, per_type[t]) for t in technical] + [("TECHNICAL (routed)", summary["technical"])]
     for name, r in rows:
-        table.add_row(name, str(r["alarms_in"]), str(r["true_alarms"]), str(r["forwarded"]), str(r["suppressed"]),
-                      f"{r['false_alarm_reduction_pct']:.1f} %" if r["false_alarms"] else "-", str(r["missed_true"]))
+        routed = name in technical or name == "TECHNICAL (routed)"  # always forwarded: truth columns say nothing
+        table.add_row(name, str(r["alarms_in"]), "-" if routed else str(r["true_alarms"]), str(r["forwarded"]),
+                      str(r["suppressed"]),
+                      f"{r['false_alarm_reduction_pct']:.1f} %" if r["false_alarms"] and not routed else "-",
+                      "-" if routed else str(r["missed_true"]))
     console = Console()
     if console.width < 100:
         console = Console(width=100)
     console.print(table)
+    console.print(DEMO_LEGEND, soft_wrap=True)
     t, b = summary["clinical"], summary["burden_per_bed_day"]
     console.print(f"alarm burden: {b['before']} alarms/bed/day before, {b['after']} after "
                   f"(technical alarms go to the bedside nurse and count as forwarded)")
