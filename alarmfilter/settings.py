@@ -160,7 +160,24 @@ class Settings(BaseSettings):
         "(after that it decides, forwarding as model_catching_up until the log is read)",
     )
     max_units: int = Field(32, ge=1, le=1000, description="care units with a shared model on one worker")
-    log_level: str = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="debug also shows faust/aiokafka start-up and rebalance chatter")
+    log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per line, for log shippers")
+    status_interval_seconds: float = Field(
+        60.0, ge=0, description="a status line (alarms decided, lag, HL7 queue) this often; 0 = none")
+    broker_wait_seconds: float = Field(
+        60.0, gt=0, description="how long the worker retries an unreachable broker at start before it gives up")
+    shutdown_timeout_seconds: float = Field(
+        6.0, gt=0, le=60, description="after SIGTERM: state is saved at once; the worker exits after this "
+        "even if the broker does not answer (unconfirmed messages are replayed by the next owner)")
+
+    # -- the alarm review station (alarmfilter review) -------------------------------------------
+    review_host: str = Field("127.0.0.1", description="address the review station listens on")
+    review_port: int = Field(8765, ge=0, le=65535)
+    review_token: SecretStr | None = Field(
+        None, description="access token of the review station (bearer, basic-auth password or ?token=); "
+        "unset = a random one, printed in the URL at start",
+    )
 
     # -- hold and safety (engine) ---------------------------------------------------------------
     hold_seconds: dict[str, float] = Field(default_factory=dict, description="per alarm type")
@@ -206,6 +223,11 @@ class Settings(BaseSettings):
                 parse_mllp_url(u)
             return ",".join(urls)
         return v
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, v: object) -> object:
+        return v.lower() if isinstance(v, str) else v
 
     @field_validator("snapshot_key", mode="before")
     @classmethod

@@ -137,3 +137,17 @@ def test_silent_bed_is_evicted_after_deciding_its_pending_alarms():
     assert [(o.kind, o.alarm_id) for o in out if o.kind == "decision"] == [("decision", "a1")]
     out = ward.feed(waveform("B2", T0 + 1400))
     assert set(ward.beds) == {"B2"}, "a bed that keeps sending is never evicted"
+
+
+def test_cli_replay_of_a_file_with_no_valid_line_fails_in_one_line(tmp_path, capsys):
+    from alarmfilter.cli import main
+
+    events = tmp_path / "e.jsonl"
+    events.write_text("not json\n[1, 2]\n{\"schema_version\": 1, \"kind\": \"alarm\"}\n")
+    assert main(["replay", str(events), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "none of its 3 lines is a valid event" in err and "Traceback" not in err
+    assert len(read(tmp_path / "out" / "deadletter.jsonl")) == 3  # the reasons are still written
+    # one valid line is enough for a normal run
+    events.write_text("not json\n" + line(vitals("B1", T0)) + "\n")
+    assert main(["replay", str(events), "--out", str(tmp_path / "out2")]) == 0

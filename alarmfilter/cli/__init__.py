@@ -10,15 +10,25 @@ import importlib
 import sys
 
 #: Subcommands in the order `--help` lists them; module = name with '-' -> '_' under alarmfilter.cli.
-COMMANDS = ["demo", "replay", "data", "evaluate", "evaluate-thresholds", "simulate", "worker", "hl7-sink", "bench"]
+COMMANDS = ["demo", "replay", "data", "evaluate", "evaluate-thresholds", "simulate", "worker", "review", "hl7-sink",
+            "bench"]
 
 
 class CliError(Exception):
     """A problem the user can fix; printed as one line."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """No abbreviated options anywhere (`--bed 5` must not become `--beds 5`); subcommand parsers,
+    nested ones included, are of this class too (argparse makes them of the parent's type)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="alarmfilter", description="ICU alarm filter: forwards the actionable alarms.")
+    parser = _Parser(prog="alarmfilter", description="ICU alarm filter: forwards the actionable alarms.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"alarmfilter.cli.{name.replace('-', '_')}").register(sub)  # hl7-sink -> hl7_sink

@@ -144,13 +144,18 @@ def run_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _folder_facts(folder: Path, verify: bool) -> dict[str, Any]:
+#: how a dataset folder's records are counted: WFDB headers, except BIDMC (one numerics CSV per stay)
+RECORD_PATTERNS = {"bidmc-numerics": "bidmc_*_Numerics.csv"}
+
+
+def _folder_facts(folder: Path, verify: bool, dataset: str = "") -> dict[str, Any]:
     from ..datasets.fetch import CHECKSUM_FILE, PART_SUFFIX, parse_sha256sums, sha256_file
 
     files = [p for p in folder.iterdir() if p.is_file()]
+    pattern = RECORD_PATTERNS.get(dataset, "*.hea")
     facts: dict[str, Any] = {
         "files": sum(1 for p in files if not p.name.endswith(PART_SUFFIX)),
-        "records": sum(1 for p in files if p.suffix == ".hea"),
+        "records": sum(1 for p in files if p.match(pattern)),
         "bytes": sum(p.stat().st_size for p in files),
         "partial": sum(1 for p in files if p.name.endswith(PART_SUFFIX)),
     }
@@ -174,7 +179,7 @@ def list_data(explicit: str | None = None, verify: bool = False) -> dict[str, An
         for name in KNOWN_FOLDERS:
             d = root / name
             if d.is_dir():
-                rows.append({"folder": str(d), "dataset": name, "found_via": source, **_folder_facts(d, verify)})
+                rows.append({"folder": str(d), "dataset": name, "found_via": source, **_folder_facts(d, verify, name)})
     used: dict[str, str | None] = {}
     challenge = find_challenge(explicit)
     used["challenge"] = challenge.describe() if challenge else None

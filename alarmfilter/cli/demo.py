@@ -42,7 +42,25 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--hl7", metavar="mllp://HOST:PORT", default=None,
                    help="also send every forwarded alert there as HL7 ORU^R40 (IHE PCD ACM) over MLLP")
     add_metrics_options(p)
+    p.add_argument("--live", action="store_true",
+                   help="the whole stack live instead (= make live): embedded broker, two workers, the simulator "
+                        "in real time, the review station and /metrics; Ctrl-C stops everything")
+    p.add_argument("--review-port", type=int, default=8765, help="with --live: review station port (default 8765)")
+    p.add_argument("--until-done", action="store_true", help="with --live: stop when the simulator is done")
     p.set_defaults(func=run)
+
+
+def run_live(args: argparse.Namespace) -> int:
+    from ..review.live import LiveError, LiveOptions
+    from ..review.live import run_live as live
+
+    try:
+        live(LiveOptions(beds=args.beds, seconds=args.seconds, seed=args.seed, review_port=args.review_port,
+                         metrics_port=9464 if args.metrics_port is None else args.metrics_port,
+                         until_done=args.until_done))
+    except LiveError as exc:
+        raise CliError(str(exc)) from None
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.beds < 1 or args.seconds <= 0:
         raise CliError("--beds and --seconds must be positive")
+    if args.live:
+        return run_live(args)
     if args.beds > 1000:
         raise CliError("--beds: at most 1000 for the in-process demo")
     if args.data is not None and not Path(args.data).is_dir():
@@ -143,6 +163,13 @@ def summarise(decisions: list[Any], truth: dict[str, bool]) -> dict[str, Any]:
     }
 
 
+#: what the table's columns mean (printed under it)
+DEMO_LEGEND = ("columns: alarms in = raised by the monitors; true = actionable per the simulator's ground truth; "
+               "forwarded = sent to clinicians; suppressed = held back with a reason; false cut = share of the false "
+               "alarms suppressed; missed true = true alarms suppressed. Technical alarms are always routed to the "
+               "bedside nurse: '-' where ground truth does not apply.")
+
+
 def print_table(summary: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -158,12 +185,16 @@ def print_table(summary: dict[str, Any]) -> None:
     rows = [(t, r) for t, r in per_type.items() if not is_technical(t)] + [("CLINICAL TOTAL", summary["clinical"])]
     rows += [(t, per_type[t]) for t in technical] + [("TECHNICAL (routed)", summary["technical"])]
     for name, r in rows:
-        table.add_row(name, str(r["alarms_in"]), str(r["true_alarms"]), str(r["forwarded"]), str(r["suppressed"]),
-                      f"{r['false_alarm_reduction_pct']:.1f} %" if r["false_alarms"] else "-", str(r["missed_true"]))
+        routed = name in technical or name == "TECHNICAL (routed)"  # always forwarded: truth columns say nothing
+        table.add_row(name, str(r["alarms_in"]), "-" if routed else str(r["true_alarms"]), str(r["forwarded"]),
+                      str(r["suppressed"]),
+                      f"{r['false_alarm_reduction_pct']:.1f} %" if r["false_alarms"] and not routed else "-",
+                      "-" if routed else str(r["missed_true"]))
     console = Console()
     if console.width < 100:
         console = Console(width=100)
     console.print(table)
+    console.print(DEMO_LEGEND, soft_wrap=True)
     t, b = summary["clinical"], summary["burden_per_bed_day"]
     console.print(f"alarm burden: {b['before']} alarms/bed/day before, {b['after']} after "
                   f"(technical alarms go to the bedside nurse and count as forwarded)")

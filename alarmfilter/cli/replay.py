@@ -17,6 +17,10 @@ from typing import TYPE_CHECKING, Any
 from ..events import Feedback, InputEvent, Output, decode_event
 from . import CliError, readable_file
 
+#: the care-unit label when none is given: the same spelling as the worker's (Settings.unit), so a
+#: Grafana unit selector does not list one ward twice
+DEFAULT_UNIT = "icu"
+
 if TYPE_CHECKING:
     from ..metrics import DriverMetrics
     from ..replay import Ward
@@ -42,7 +46,8 @@ def add_metrics_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metrics-addr", default="127.0.0.1", help="address for /metrics (default 127.0.0.1)")
     p.add_argument("--metrics-linger", type=float, default=30.0, metavar="SECONDS",
                    help="keep serving /metrics this long after the run, for a last scrape (default 30)")
-    p.add_argument("--unit", default="ICU", help="care-unit label on the metrics (default ICU)")
+    p.add_argument("--unit", default=DEFAULT_UNIT,
+                   help=f"care-unit label on the metrics (default {DEFAULT_UNIT}, the worker's default unit)")
     p.add_argument("--per-bed-metrics", action="store_true", help="also count alarms per bed (bed ids as labels)")
 
 
@@ -100,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{exc.filename or events}: {exc.strerror or exc}") from None
     print(json.dumps({"out": str(out), **counts}), flush=True)
     linger(metrics, args.metrics_linger)
+    lines = sum(1 for _ in read_lines(events))
+    if lines and counts.get("deadletter", 0) >= lines and not counts.get("decision", 0):
+        raise CliError(f"{events}: none of its {lines} lines is a valid event (reasons in {out / 'deadletter.jsonl'})")
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--seed", type=int, default=0, help="same seed, same stream")
     p.add_argument("--out", default=None, help="JSON-lines file of wire-format events ('-' = stdout)")
     p.add_argument("--truth", default=None, help="JSON-lines file of ground truth: per alarm and per fault")
-    p.add_argument("--realtime", action="store_true", help="pace events at event time (default: as fast as possible)")
+    p.add_argument("--realtime", action="store_true",
+                   help="live ward: events stamped with the wall clock and sent when they happen "
+                        "(default: as fast as possible, from a fixed start time)")
+    p.add_argument("--start-ts", type=float, default=None, metavar="EPOCH",
+                   help="event time of the ward's start, UTC epoch seconds (default: now with --realtime, "
+                        "else a fixed time so the same seed gives the same stream)")
     p.add_argument("--speed", type=float, default=1.0, help="with --realtime: this many times real time")
     p.add_argument("--feedback", action="store_true",
                    help="add clinician feedback as if every alarm were seen (no filter in the loop)")
@@ -52,9 +58,14 @@ def make_run(args: argparse.Namespace) -> SimRun:
         raise CliError("--speed must be positive")
     if args.data is not None and not Path(args.data).is_dir():
         raise CliError(f"{args.data}: no such directory")
+    start: dict[str, float] = {}
+    if args.start_ts is not None:
+        start["start_ts"] = args.start_ts
+    elif args.realtime:
+        start["start_ts"] = round(time.time(), 3)  # a live ward: event time is the wall clock
     try:
         config = SimConfig(beds=args.beds, hours=args.hours, seed=args.seed, data_dir=args.data,
-                           use_real_data=not args.synthetic, bed_rate_dispersion=args.bed_dispersion)
+                           use_real_data=not args.synthetic, bed_rate_dispersion=args.bed_dispersion, **start)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         raise CliError(f"{'.'.join(str(x) for x in first['loc'])}: {first['msg']}") from None
@@ -72,7 +83,9 @@ def event_stream(args: argparse.Namespace, run: SimRun) -> Iterator[Event]:
     if args.feedback:
         events = open_loop_feedback(events, FeedbackModel(run.truth, FeedbackConfig(seed=args.seed)))
     if args.realtime:
-        events = paced(events, speed=args.speed)
+        # due when they happen: event time `start_ts` is the wall clock at the start (speed 1)
+        start = run.config.start_ts
+        events = paced(events, speed=args.speed, clock=time.time, anchor=(start, start))
     return events
 
 
@@ -111,8 +124,8 @@ def _to_broker(args: argparse.Namespace) -> int:
     try:
         if args.truth:
             write_truth(sim, Path(args.truth))
-        unpaced = argparse.Namespace(**{**vars(args), "realtime": False})
-        sent = send_events(args.broker, event_stream(unpaced, sim), speed=args.speed if args.realtime else None)
+        # paced here (blocking iterator, read on the producer's helper thread), by availability time
+        sent = send_events(args.broker, event_stream(args, sim))
     except (BrokerUnavailable, ValueError) as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:

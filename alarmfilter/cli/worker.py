@@ -8,9 +8,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import sys
+from typing import Any
 
 from . import CliError
+
+log = logging.getLogger("alarmfilter.worker")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -21,21 +23,23 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "alarm-decisions, technical and deadletter. Settings: ALARMFILTER_BROKER, ALARMFILTER_TOPIC_PREFIX, "
         "ALARMFILTER_METRICS_PORT, ALARMFILTER_DATA_DIR, ... (see alarmfilter/settings.py).",
     )
-    p.add_argument("--broker-wait", type=float, default=60.0, metavar="S",
-                   help="seconds to wait for the broker at start (default 60)")
+    p.add_argument("--broker-wait", type=float, default=None, metavar="S",
+                   help="seconds to retry an unreachable broker at start (default ALARMFILTER_BROKER_WAIT_SECONDS, 60)")
     p.add_argument("--no-create-topics", action="store_true", help="do not create missing topics")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..logs import configure_logging
     from ..settings import load_settings
 
     try:
         settings = load_settings()
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.broker_wait is not None and args.broker_wait <= 0:
+        raise CliError("--broker-wait must be positive")
+    configure_logging(settings.log_level, settings.log_format)
     from ..kafka.delivery_hook import delivery_config
 
     try:
@@ -46,9 +50,10 @@ def run(args: argparse.Namespace) -> int:
     from ..kafka.client import TopicLayoutError, ensure_topics, wait_for_broker
 
     shared = settings.snapshot_key is not None and settings.model_store == "kafka"
+    broker_wait = args.broker_wait if args.broker_wait is not None else settings.broker_wait_seconds
 
     async def prepare() -> None:
-        await wait_for_broker(settings, args.broker_wait)
+        await wait_for_broker(settings, broker_wait, report=log.warning)
         if not args.no_create_topics:
             await ensure_topics(settings)
             if shared:
@@ -58,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     quiet = logging.getLogger("aiokafka")
     level = quiet.level
-    quiet.setLevel(logging.CRITICAL)  # "unable to connect" while waiting: the CLI says it once
+    quiet.setLevel(logging.CRITICAL)  # "unable to connect" while waiting: wait_for_broker reports each attempt
     try:
         asyncio.run(prepare())
     except (TimeoutError, TopicLayoutError) as exc:
@@ -66,13 +71,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         quiet.setLevel(level)
 
-    import faust
-
-    from ..kafka.app import KafkaWorker
+    from ..kafka.app import BoundedStopWorker, KafkaWorker
     from .engines import engine_factory
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    metrics = _metrics(settings)
+    metrics, metrics_port = _metrics(settings)
     snapshots = models = None
     if shared:
         # one model per care unit, shared by every worker: learned from the label log on Kafka
@@ -97,19 +100,48 @@ def run(args: argparse.Namespace) -> int:
         from ..kafka.delivery_hook import WorkerDelivery
 
         WorkerDelivery(hl7, settings.data_dir, settings.tick_interval_seconds).attach(worker)
-    faust.Worker(worker.app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    log.info("%s", startup_summary(settings, metrics_port, hl7, model_version(factory), snapshots is not None))
+    BoundedStopWorker(worker, settings.log_level).execute_from_commandline()
     return 0
 
 
-def _metrics(settings: object) -> object | None:
-    """DriverMetrics serving /metrics, or None when the port is 0."""
+def startup_summary(settings: Any, metrics_port: int | None, hl7: Any, model: str, snapshots: bool) -> str:
+    """The one line that says what this worker does: broker, topics, group, ports, HL7, unit, model, data."""
+    t = settings.topics
+    metrics = f"http://{settings.metrics_addr}:{metrics_port}/metrics" if metrics_port else "off"
+    if hl7 is None:
+        delivery = "off"
+    else:
+        delivery = " -> ".join(d.url for d in hl7.destinations)
+    learning = "learning from feedback, signed snapshots" if snapshots else "learning from feedback, no snapshots"
+    return (f"alarmfilter worker starting: broker {','.join(settings.broker_hosts)}; "
+            f"in {','.join(t.inputs)}; out {','.join(t.outputs)}; {settings.partitions} partitions each; "
+            f"group {settings.consumer_group}; metrics {metrics}; HL7 {delivery}; unit {settings.unit}; "
+            f"model {model} ({learning}); data dir {settings.data_dir.resolve()}; "
+            f"status every {settings.status_interval_seconds:g} s")
+
+
+def model_version(factory: Any) -> str:
+    """Version of the model the engines decide with (a throw-away engine asks its scorer)."""
+    try:
+        scorer = factory("startup-probe").scorer
+    except Exception as exc:  # noqa: BLE001 -- the summary must not stop the worker
+        return f"unknown ({type(exc).__name__})"
+    model = getattr(scorer, "model", None)
+    version = getattr(model, "version", None)
+    return str(version) if version else "none (evidence-free policy: every alarm forwarded)"
+
+
+def _metrics(settings: Any) -> tuple[Any, int | None]:
+    """DriverMetrics (serving /metrics unless the port is 0) and the bound port."""
     from ..metrics import DriverMetrics
 
     port = settings.metrics_port
     metrics = DriverMetrics(unit=settings.unit)
+    bound = None
     if port:
         try:
-            metrics.serve(port, settings.metrics_addr)
+            bound = metrics.serve(port, settings.metrics_addr)
         except OSError as exc:
             raise CliError(f"metrics port {port}: {exc.strerror or exc}") from None
-    return metrics
+    return metrics, bound

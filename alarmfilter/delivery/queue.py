@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ class DiskQueue:
         self._items: dict[int, QueuedMessage] = {}  # seq -> message, in seq order
         self._by_dest: dict[int, dict[int, None]] = {}  # destination -> seqs in order (O(1) oldest)
         self._by_key: dict[tuple[str, int, int], int] = {}  # (alarm, attempt, destination) -> seq
+        self._queued_wall: dict[int, float] = {}  # seq -> wall time it was queued (file mtime after a restart)
         self._load()
         self._next_seq = max(self._items, default=0) + 1
         for p in self.failed_dir.glob("*.json"):
@@ -78,6 +80,7 @@ class DiskQueue:
                 (self.failed_dir / f"{path.stem}.reason").write_text(f"unreadable queue file: {exc}\n", "utf-8")
                 continue
             self._index(item)
+            self._queued_wall[item.seq] = path.stat().st_mtime
 
     def _index(self, item: QueuedMessage) -> None:
         self._items[item.seq] = item
@@ -88,6 +91,7 @@ class DiskQueue:
         self._items.pop(item.seq, None)
         self._by_dest.get(item.destination, {}).pop(item.seq, None)
         self._by_key.pop((item.key, item.attempt, item.destination), None)
+        self._queued_wall.pop(item.seq, None)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -99,6 +103,11 @@ class DiskQueue:
     def oldest(self, destination: int) -> QueuedMessage | None:
         seqs = self._by_dest.get(destination)
         return self._items[next(iter(seqs))] if seqs else None
+
+    def oldest_queued_wall(self) -> float | None:
+        """Wall time the oldest pending message was queued (None when empty), for the "oldest
+        undelivered alert" age an operator watches."""
+        return min(self._queued_wall.values(), default=None)
 
     def find(self, key: str, attempt: int, destination: int) -> QueuedMessage | None:
         """The pending message of alert `key` (`alert_key`) for this attempt and destination."""
@@ -128,6 +137,7 @@ class DiskQueue:
         os.replace(tmp, self.pending_dir / item.name)
         _fsync_dir(self.pending_dir)
         self._index(item)
+        self._queued_wall[item.seq] = time.time()
         return item
 
     def done(self, item: QueuedMessage) -> None:

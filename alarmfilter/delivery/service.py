@@ -56,6 +56,11 @@ MEASURED_MAX_AGE_SECONDS = 10.0
 ESCALATION_SAVE_SECONDS = 0.2
 
 
+#: Reasons in `AlertDelivery.failures`: a failed connection, a send without a usable answer (timeout,
+#: unreadable reply, connection lost), AE, AR, an internal error
+FAILURE_REASONS = ("connect_failed", "no_ack", "malformed_ack", "connection_lost", "error", "rejected", "internal")
+
+
 class DeliveryOutcome(str, Enum):
     QUEUED = "queued"  # durably queued for a destination
     ACCEPTED = "accepted"  # AA / CA
@@ -127,6 +132,12 @@ class AlertDelivery:
         self.escalator = self._load_escalation()
         self.audit = audit if audit is not None else (lambda r: None)
         self.stats: Counter[str] = Counter()
+        #: (destination name, reason) -> failed attempts: every failed connect or send, not only the first
+        #: of an outage as in the audit; reasons are FAILURE_REASONS
+        self.failures: Counter[tuple[str, str]] = Counter()
+        self.last_failure: dict[str, str] = {}  # destination name -> what the last failure said
+        self.last_failure_wall: dict[str, float] = {}  # destination name -> wall time of its last failure
+        self.last_accepted_wall: dict[str, float] = {}  # destination name -> wall time it last accepted one
         self._wake = [asyncio.Event() for _ in config.destinations]
         self._by_control_id: dict[str, tuple[str, int]] = {
             m.control_id: (m.key, m.attempt) for m in self.queue.pending()}
@@ -281,6 +292,7 @@ class AlertDelivery:
                     except (TimeoutError, OSError) as exc:
                         failures += 1
                         self.stats["connect_failures"] += 1
+                        self._failed(dest, "connect_failed", f"{exc.__class__.__name__}: {exc}")
                         if failures == 1:
                             self._record(item.alert, DeliveryOutcome.CONNECT_FAILED, item.attempt, dest,
                                          item.control_id, detail=f"{exc.__class__.__name__}: {exc}")
@@ -291,6 +303,7 @@ class AlertDelivery:
                 except Exception as exc:
                     log.exception("delivery worker %s: unexpected error", destination.name)
                     self.stats["worker_errors"] += 1
+                    self._failed(dest, "internal", f"{exc.__class__.__name__}: {exc}")
                     self._record(item.alert, DeliveryOutcome.ERROR, item.attempt, dest, item.control_id,
                                  detail=f"internal: {exc.__class__.__name__}: {exc}")
                     failures += 1
@@ -320,6 +333,8 @@ class AlertDelivery:
             outcome = {AckTimeout: DeliveryOutcome.NO_ACK, MalformedMessage: DeliveryOutcome.MALFORMED_ACK}.get(
                 type(exc), None)
             item = self.queue.retried(item)
+            self._failed(dest, outcome.value if outcome is not None else "connection_lost",
+                         f"{exc.__class__.__name__}: {exc}")
             if outcome is not None:
                 self.stats[outcome.value] += 1
                 self._record(item.alert, outcome, item.attempt, dest, item.control_id, detail=str(exc))
@@ -328,6 +343,7 @@ class AlertDelivery:
         self.stats[f"ack_{resp.code.value}"] += 1
         if resp.code.accepted:
             self._error_answers.pop(item.seq, None)
+            self.last_accepted_wall[self.config.destinations[dest].name] = time.time()
             self.queue.done(item)
             self._record(item.alert, DeliveryOutcome.ACCEPTED, item.attempt, dest, item.control_id,
                          ack_code=resp.code.value, detail=resp.text)
@@ -335,6 +351,7 @@ class AlertDelivery:
         if resp.code.error:
             item = self.queue.retried(item)
             self._error_answers[item.seq] += 1
+            self._failed(dest, "error", f"AE: {resp.text}".rstrip(": "))
             if self._error_answers[item.seq] <= t.max_error_retries:
                 self._record(item.alert, DeliveryOutcome.ERROR, item.attempt, dest, item.control_id,
                              ack_code=resp.code.value, detail=resp.text)
@@ -343,6 +360,7 @@ class AlertDelivery:
             outcome = DeliveryOutcome.GAVE_UP
         else:
             outcome = DeliveryOutcome.REJECTED
+            self._failed(dest, "rejected", f"{resp.code.value}: {resp.text}".rstrip(": "))
         self._error_answers.pop(item.seq, None)
         reason = f"{resp.code.value} from {self.config.destinations[dest].name}: {resp.text}".rstrip(": ")
         self.queue.fail(item, reason)
@@ -351,6 +369,17 @@ class AlertDelivery:
         step = self.escalator.refused(item.key, item.attempt, reason)
         self._apply([step] if step else [])
         return 0
+
+    def _failed(self, dest: int, reason: str, detail: str) -> None:
+        name = self.config.destinations[dest].name
+        self.failures[(name, reason)] += 1
+        self.last_failure[name] = f"{reason}: {detail}"[:300]
+        self.last_failure_wall[name] = time.time()
+
+    def failing(self, destination: str) -> bool:
+        """The destination's last attempt failed (nothing accepted since its last failure)."""
+        failed = self.last_failure_wall.get(destination)
+        return failed is not None and failed >= self.last_accepted_wall.get(destination, float("-inf"))
 
     def _measured_at(self, bed: str, ts: float) -> dict[str, float] | None:
         """The bed's numerics if they are recent enough to describe the alarm (never stale ones)."""

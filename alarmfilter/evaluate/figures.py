@@ -111,24 +111,3 @@ def learning_curve(learned: Sequence[Outcome], frozen: Sequence[Outcome], window
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return png(fig)
-
-
-def strip_chart(signals: dict[str, np.ndarray], units: dict[str, str], fs_hz: float, alarm_s: float,
-                hold_s: float, title: str, before_s: float = 20.0, after_s: float = 12.0) -> bytes:
-    """The signals around one alarm; the alarm is a red line, data the decision could not use is grey."""
-    names = list(signals)
-    fig, axes = plt.subplots(len(names), 1, figsize=(10, 1.1 * len(names) + 0.6), sharex=True, squeeze=False)
-    lo = max(0, int((alarm_s - before_s) * fs_hz))
-    for ax, name in zip(axes[:, 0], names):
-        x = signals[name]
-        hi = min(len(x), int((alarm_s + after_s) * fs_hz))
-        t = np.arange(lo, hi) / fs_hz - alarm_s
-        ax.plot(t, x[lo:hi], lw=0.6, color="k")
-        ax.axvline(0.0, color="tab:red", lw=1)
-        ax.axvspan(hold_s, after_s, color="0.85", zorder=0)
-        ax.set_ylabel(f"{name}\n{units.get(name, '')}", fontsize=7, rotation=0, ha="right", va="center")
-        ax.tick_params(labelsize=7)
-        ax.set_xlim(-before_s, after_s)
-    axes[-1, 0].set_xlabel("seconds from the alarm (grey: after the decision, not used)", fontsize=8)
-    axes[0, 0].set_title(title, fontsize=9)
-    return png(fig)

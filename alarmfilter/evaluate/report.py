@@ -12,6 +12,7 @@ import random
 from pathlib import Path
 
 from ..datasets.challenge import ALARM_TIME_SECONDS, RecordError, load_record
+from ..review.strip import render_strip
 from ..sim.learning_experiment import run_feedback_experiment, summary
 from . import figures
 from .metrics import format_table, summarise
@@ -38,7 +39,12 @@ datasets/vfdb.py): no monitor raised them, and the records hold ECG only."""
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 7px;text-align:right}
 td:first-child,td:nth-child(2),th{text-align:left}tr.overall{font-weight:bold;background:#f4f4f4}
-img{max-width:100%}.note{color:#555;font-size:13px}.chart{margin:1.2em 0;border-top:1px solid #ddd}"""
+img{max-width:100%}.note{color:#555;font-size:13px}.chart{margin:1.2em 0;border-top:1px solid #ddd}
+.strip-box{overflow-x:auto;border:1px solid #ccc}"""
+
+#: strip charts: this much before the alarm, and after the end of the hold (greyed: not used)
+STRIP_BEFORE_SECONDS = 16.0
+STRIP_AFTER_HOLD_SECONDS = 4.0
 
 
 def _img(data: bytes, alt: str) -> str:
@@ -62,7 +68,7 @@ def _strip(ev: Evaluation, o: Outcome, what: str) -> str:
     reasons = "".join(f"<li>{html.escape(r)}</li>" for r in o.reasons) or "<li>(none)</li>"
     score = "-" if o.score is None else f"{o.score:.3f}"
     head = (f"<h4>{html.escape(what)}: {html.escape(o.record)} ({html.escape(o.alarm_type)}), "
-            f"score {score}, {'forwarded' if o.forwarded else 'suppressed'}</h4><ul>{reasons}</ul>")
+            f"probability actionable {score}, {'forwarded' if o.forwarded else 'suppressed'}</h4><ul>{reasons}</ul>")
     source = ev.options.source()
     alarm_s = ALARM_TIME_SECONDS
     if source.vfdb_leads:  # an alarm cut from a long recording: it ends at its alarm
@@ -75,9 +81,14 @@ def _strip(ev: Evaluation, o: Outcome, what: str) -> str:
             signals, units, fs_hz, _, _ = load_record(path, until_alarm=False)
         except RecordError as exc:
             return f'<div class="chart">{head}<p>{html.escape(str(exc))}</p></div>'
-    png = figures.strip_chart(signals, units, fs_hz, alarm_s, ev.options.hold_seconds,
-                              f"{o.record} {o.alarm_type}, label {'true' if o.label else 'false'} alarm")
-    return f'<div class="chart">{head}{_img(png, o.record)}</div>'
+    # the review station's renderer: ECG at 25 mm/s and 10 mm/mV, pressures on a fixed mmHg range
+    hold = ev.options.hold_seconds
+    lo = max(0, int((alarm_s - STRIP_BEFORE_SECONDS) * fs_hz))
+    hi = int((alarm_s + hold + STRIP_AFTER_HOLD_SECONDS) * fs_hz)
+    svg = render_strip({k: x[lo:hi] for k, x in signals.items()}, units, fs_hz, lo / fs_hz, alarm_s,
+                       used_until_ts=alarm_s + hold,
+                       title=f"{o.record} {o.alarm_type}, label {'true' if o.label else 'false'} alarm")
+    return f'<div class="chart">{head}<div class="strip-box">{svg}</div></div>'
 
 
 def render(ev: Evaluation) -> str:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -17,7 +20,7 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from ..engine.shared import UnitModels
-from ..events import Output
+from ..events import DecisionRecord, Output
 from ..settings import Settings
 from .client import faust_credentials, read_decisions, read_history
 from .core import EngineFactory, Outgoing, WorkerCore
@@ -52,6 +55,12 @@ class KafkaWorker:
         #: while any returns True (a hook could not take its outputs yet, e.g. the HL7 queue is full),
         #: no input is taken and no offset is acked: held messages are committed once it returns False
         self.holds: list[Callable[[], bool]] = []
+        #: each gives a part of the periodic status line (e.g. "HL7 queue 0")
+        self.status_hooks: list[Callable[[], str]] = []
+        #: called (synchronously) first thing on SIGTERM/SIGINT: save what must survive a forced exit
+        self.save_hooks: list[Callable[[], None]] = []
+        self.decided: Counter[str] = Counter()  # decision -> alarms decided since start
+        self._decided_at_status = 0
         self._stream: Any = None
         self._lag_due = 0.0
         self._inflight: list[asyncio.Future[Any]] = []
@@ -61,10 +70,13 @@ class KafkaWorker:
         self._lock = asyncio.Lock()
         self.app.agent(self.inputs, name="alarmfilter-beds")(self._agent)
         self.app.timer(settings.tick_interval_seconds)(self._on_timer)
+        if settings.status_interval_seconds > 0:
+            self.app.timer(settings.status_interval_seconds)(self._on_status)
         if snapshots is not None:
             snapshots.restore()
             self._show_model()
             self.app.on_before_shutdown.connect(self._save_snapshot)  # type: ignore[arg-type]
+            self.save_hooks.append(self._save_snapshot_now)
         self.labels: LabelFollower | None = None
         self._catching_up = models is not None  # the agent waits (bounded) for the label log once
         if models is not None:
@@ -127,8 +139,46 @@ class KafkaWorker:
             return None  # not assigned (any more) or not fetched yet
 
     async def _save_snapshot(self, sender: Any = None, **kwargs: Any) -> None:
+        self._save_snapshot_now()
+
+    def _save_snapshot_now(self) -> None:
         newest = max((e.clock for e in self.core.beds.values()), default=0.0)
         self.snapshots.maybe_save(newest or time.time(), force=True)
+
+    def save_state(self) -> None:
+        """Everything that must be on disk before a (possibly forced) exit; each part fails alone."""
+        for save in self.save_hooks:
+            try:
+                save()
+            except Exception:
+                log.exception("saving state at shutdown failed")
+
+    async def _on_status(self) -> None:
+        log.info("%s", self.status_line())
+
+    def status_line(self, wall_now: float | None = None) -> str:
+        """Alarms decided (forwarded/suppressed) since start and since the last status, beds, lag, queue."""
+        now = time.time() if wall_now is None else wall_now
+        total = sum(self.decided.values())
+        recent, self._decided_at_status = total - self._decided_at_status, total
+        beds = self.core.beds.values()
+        newest = max((e.clock for e in beds), default=0.0)
+        lag = f"{now - newest:.1f} s" if newest else "n/a (no events yet)"
+        consumer = sum(self.core.consumer_lag(self._highwater).values())
+        parts = [
+            (f"status: {total} alarms decided ({self.decided['forward']} forwarded, "
+             f"{self.decided['suppress']} suppressed), {recent} since the last status"),
+            f"{len(self.core.beds)} beds, {sum(e.pending for e in beds)} alarms held",
+            f"event lag {lag}",
+            f"consumer lag {consumer} messages",
+            f"partitions {sorted(self._ready)}",
+        ]
+        for hook in self.status_hooks:
+            try:
+                parts.append(hook())
+            except Exception as exc:  # noqa: BLE001 -- a status part must never stop the worker
+                parts.append(f"({type(exc).__name__})")
+        return "; ".join(parts)
 
     def _show_model(self) -> None:
         if self.metrics is not None and self.snapshots is not None:
@@ -235,6 +285,9 @@ class KafkaWorker:
             fut = self.outputs[o.topic].send_soon(key=o.key, value=o.value, partition=o.partition)
             self._inflight.append(fut)
         outputs = [o.output for o in outgoing]
+        for out in outputs:
+            if isinstance(out, DecisionRecord):
+                self.decided[str(getattr(out.decision, "value", out.decision))] += 1
         if self.metrics is not None:
             self.metrics.observe(outputs, wall_now=time.time())
         for hook in self.output_hooks:
@@ -284,6 +337,72 @@ class _App(faust.App):
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)
+
+    # faust takes the sensor state `{}` of an app without sensors for a missing one and warns
+    # "Missing sensor state for rebalance #N" on every rebalance: test for None instead.
+    def on_rebalance_return(self) -> None:
+        state = self._rebalancing_sensor_state
+        if state is not None:
+            self.sensors.on_rebalance_return(self, state)
+
+    def on_rebalance_end(self) -> None:  # as faust's, with the same test
+        self.rebalancing = False
+        if self._rebalancing_span:
+            self._rebalancing_span.finish()
+        self._rebalancing_span = None
+        state, self._rebalancing_sensor_state = self._rebalancing_sensor_state, None
+        if state is not None:
+            self.sensors.on_rebalance_end(self, state)
+
+
+# mode names a service's logger after the module of its class: these subclasses would log faust's
+# start-up chatter as "alarmfilter.kafka.app"; they keep faust's names (shown at DEBUG, see logs.py)
+_ConsumerThread.logger = faust_aiokafka.AIOKafkaConsumerThread.logger
+_Consumer.logger = faust_aiokafka.Consumer.logger
+_App.logger = faust.App.logger
+
+
+class BoundedStopWorker(faust.Worker):
+    """faust's worker, told to leave logging alone, that stops within a bounded time.
+
+    On SIGTERM/SIGINT the worker's state is saved at once (`KafkaWorker.save_state`), then faust
+    stops as usual: it commits only acked offsets, i.e. messages whose decision the broker confirmed.
+    When the broker is gone that stop can hang on the producer and the group; after
+    `shutdown_timeout_seconds` the process exits anyway. Nothing is lost: what was not confirmed
+    was not acknowledged, and whoever owns the partitions next replays it.
+    """
+
+    def __init__(self, worker: KafkaWorker, loglevel: str) -> None:
+        super().__init__(worker.app, loglevel=loglevel, quiet=True, override_logging=False,
+                         redirect_stdouts=False)
+        self.kafka_worker = worker
+        self._watchdog: threading.Timer | None = None
+        self.spinner = None  # a terminal spinner (and its escape codes) has no place in a service log
+
+    def _on_sigterm(self) -> None:
+        self._stop_bounded("SIGTERM")
+        super()._on_sigterm()
+
+    def _on_sigint(self) -> None:
+        self._stop_bounded("SIGINT")
+        self._schedule_shutdown(__import__("signal").SIGINT)  # faust's handler also prints "-INT-" banners
+
+    def _stop_bounded(self, signame: str) -> None:
+        if self._watchdog is not None:
+            return
+        timeout = self.kafka_worker.settings.shutdown_timeout_seconds
+        log.info("%s: stopping; state saved, exit within %g s", signame, timeout)
+        self.kafka_worker.save_state()
+        log.info("%s", self.kafka_worker.status_line())
+        self._watchdog = threading.Timer(timeout, self._force_exit, args=(timeout,))
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def _force_exit(self, timeout: float) -> None:
+        log.warning("shutdown not finished after %g s (broker unreachable?): exiting now; messages the broker "
+                    "did not confirm were not acknowledged and will be replayed", timeout)
+        logging.shutdown()
+        os._exit(0)  # state was saved when the signal came
 
 
 def make_app(settings: Settings) -> faust.App:

@@ -11,7 +11,7 @@ import json
 import logging
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..events.codec import nested_deeper_than
@@ -101,12 +101,18 @@ async def ensure_topics(settings: Settings, timeout_seconds: float = 30.0) -> li
         await admin.close()
 
 
-async def wait_for_broker(settings: Settings, timeout_seconds: float) -> None:
-    """Poll until a broker answers metadata requests (compose start-up, broker restarts)."""
+async def wait_for_broker(settings: Settings, timeout_seconds: float,
+                          report: Callable[[str], None] | None = None) -> None:
+    """Poll until a broker answers metadata requests (compose start-up, broker restarts).
+
+    `report` is told about every failed attempt as it happens (the worker logs them), with the time
+    left; retries back off from 0.5 s to 5 s.
+    """
     from aiokafka.admin import AIOKafkaAdminClient
 
     deadline = time.monotonic() + timeout_seconds
     last: Exception | None = None
+    pause = 0.5
     while time.monotonic() < deadline:
         admin = AIOKafkaAdminClient(**aiokafka_options(settings), request_timeout_ms=3000)
         try:
@@ -115,10 +121,23 @@ async def wait_for_broker(settings: Settings, timeout_seconds: float) -> None:
             return
         except Exception as exc:  # noqa: BLE001 -- broker not up yet: retry until the deadline
             last = exc
-            await asyncio.sleep(0.5)
+            left = deadline - time.monotonic()
+            if report is not None and left > 0:
+                report(f"broker {settings.broker} not reachable ({_one_line(exc)}); retrying in {min(pause, left):.1f} s, "
+                       f"giving up in {left:.0f} s")
+            await asyncio.sleep(max(0.0, min(pause, left)))
+            pause = min(pause * 2, 5.0)
         finally:
             await admin.close()
-    raise TimeoutError(f"no broker at {settings.broker} after {timeout_seconds:g} s ({last})")
+    raise TimeoutError(f"no broker at {settings.broker} after {timeout_seconds:g} s ({_one_line(last)})")
+
+
+def _one_line(exc: BaseException | None) -> str:
+    """An exception as `Type: message` on one line."""
+    if exc is None:
+        return "no attempt finished"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _decisions_in(values: list[bytes | None]) -> Iterator[tuple[str, str, str]]:

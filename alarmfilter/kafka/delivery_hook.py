@@ -9,7 +9,10 @@ crash would lose it to HL7, and the restarted worker does not decide that alarm 
 queue is at or past its bound the worker holds: it takes no more input until delivery drains it.
 
 Delivery outcomes are appended to `<data_dir>/delivery-audit.jsonl` (the topics stay as DESIGN.md
-has them) and counted in `WorkerDelivery.outcomes`.
+has them), counted in `WorkerDelivery.outcomes` and, with the worker's metrics, exported
+(`alarmfilter_hl7_*`). Failures are logged as they happen: a warning per failing destination at
+most every `WARN_EVERY_SECONDS` (with how many attempts failed since), an error for every
+high-priority alert nobody acknowledged with no destination left.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..delivery import AlertDelivery, DeliveryConfig, DeliveryRecord, JsonlAudit
+from ..delivery import AlertDelivery, DeliveryConfig, DeliveryOutcome, DeliveryRecord, JsonlAudit
+from ..delivery.service import FAILURE_REASONS
 from ..events import Alert, Feedback, Output, Vitals, decode_event
 from ..settings import Settings
 
@@ -31,6 +35,10 @@ log = logging.getLogger(__name__)
 AUDIT_FILE = "delivery-audit.jsonl"
 #: wall seconds the shutdown waits for the delivery loop to close its connections
 STOP_TIMEOUT_SECONDS = 5.0
+#: a failing destination is logged at most this often (wall seconds); the first failure at once
+WARN_EVERY_SECONDS = 30.0
+#: queue depth and oldest-message age are exported this often (wall seconds)
+QUEUE_METRICS_EVERY_SECONDS = 1.0
 
 
 def delivery_config(settings: Settings) -> DeliveryConfig | None:
@@ -70,6 +78,13 @@ class WorkerDelivery:
         self._newest_wall = 0.0
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.metrics: Any = None  # the worker's DriverMetrics, when it has one
+        self._failures_seen: Counter[tuple[str, str]] = Counter()
+        self._unlogged: Counter[str] = Counter()  # destination -> failed attempts not logged yet
+        self._logged_at: dict[str, float] = {}  # destination -> wall time of its last failure warning
+        self._failing: set[str] = set()  # destinations logged as failing and not accepted since
+        self._unlogged_exhausted = 0  # non-high-priority alerts exhausted, not logged yet
+        self._queue_due = 0.0
 
     def attach(self, worker: Any) -> None:
         """Hook into a `KafkaWorker`: outputs, feedback, vitals, holds, and the app's start and stop."""
@@ -88,6 +103,21 @@ class WorkerDelivery:
         self.clock = lambda: max((e.clock for e in worker.core.beds.values()), default=0.0)
         worker.app.task(self.run)
         worker.app.on_before_shutdown.connect(self._on_shutdown)
+        worker.status_hooks.append(self.status)
+        self.metrics = worker.metrics
+        if self.metrics is not None:
+            self.metrics.init_delivery([d.name for d in self.delivery.config.destinations],
+                                       [o.value for o in DeliveryOutcome], FAILURE_REASONS)
+            self.observe(time.time(), force=True)
+
+    def status(self) -> str:
+        """The HL7 part of the worker's status line."""
+        n = len(self.delivery.queue)
+        oldest = self.delivery.queue.oldest_queued_wall()
+        age = f", oldest {time.time() - oldest:.0f} s" if oldest is not None else ""
+        names = [d.name for d in self.delivery.config.destinations if self.delivery.failing(d.name)]
+        failing = f", failing: {', '.join(names)}" if names else ""
+        return f"HL7 queue {n}{age}{failing}"
 
     # -- worker hooks (event loop thread, never block) ------------------------------------------
 
@@ -122,9 +152,11 @@ class WorkerDelivery:
                     await asyncio.wait_for(self._stop.wait(), self.tick_interval_seconds)
                 except TimeoutError:
                     pass
-                now_ts = self._event_now(time.time())
+                wall_now = time.time()
+                now_ts = self._event_now(wall_now)
                 if now_ts:
                     self.delivery.tick(now_ts)
+                self.observe(wall_now)
         finally:
             await self.stop()
 
@@ -160,6 +192,49 @@ class WorkerDelivery:
             return 0.0
         return self._newest_ts + max(0.0, wall_now - self._newest_wall)
 
+    def observe(self, wall_now: float, force: bool = False) -> None:
+        """Export failures and the queue as metrics; log failing destinations (rate-limited)."""
+        for key, n in list(self.delivery.failures.items()):
+            new = n - self._failures_seen[key]
+            if new > 0:
+                self._failures_seen[key] = n
+                self._unlogged[key[0]] += new
+                if self.metrics is not None:
+                    self.metrics.observe_delivery_failures(key[0], key[1], new)
+        for dest, new in list(self._unlogged.items()):
+            if new and wall_now - self._logged_at.get(dest, float("-inf")) >= WARN_EVERY_SECONDS:
+                self._logged_at[dest] = wall_now
+                self._unlogged[dest] = 0
+                self._failing.add(dest)
+                log.warning("HL7 delivery to %s failing: %d failed attempt(s) since the last report, last %s; %s",
+                            dest, new, self.delivery.last_failure.get(dest, "?"), self.status())
+        if self._unlogged_exhausted and wall_now - self._logged_at.get("", float("-inf")) >= WARN_EVERY_SECONDS:
+            self._logged_at[""] = wall_now
+            log.warning("%d alert(s) of medium/low/technical priority acknowledged by nobody, no destination left",
+                        self._unlogged_exhausted)
+            self._unlogged_exhausted = 0
+        if force or wall_now >= self._queue_due:
+            self._queue_due = wall_now + QUEUE_METRICS_EVERY_SECONDS
+            if self.metrics is not None:
+                for d in self.delivery.config.destinations:
+                    self.metrics.observe_destination(d.name, not self.delivery.failing(d.name))
+                oldest = self.delivery.queue.oldest_queued_wall()
+                self.metrics.observe_delivery_queue(len(self.delivery.queue),
+                                                    None if oldest is None else wall_now - oldest)
+
     def _audit(self, record: DeliveryRecord) -> None:
-        self.outcomes[str(record.outcome)] += 1
+        outcome = str(record.outcome)
+        self.outcomes[outcome] += 1
         self._audit_file(record)
+        if self.metrics is not None:
+            self.metrics.observe_delivery(record.destination, record.priority, outcome)
+        if outcome == DeliveryOutcome.ACCEPTED.value and record.destination in self._failing:
+            self._failing.discard(record.destination)
+            self._logged_at.pop(record.destination, None)
+            log.info("HL7 delivery to %s works again", record.destination)
+        elif outcome == DeliveryOutcome.EXHAUSTED.value:
+            if record.priority == "high":
+                log.error("high-priority alert acknowledged by nobody, no destination left: %s on bed %s (alarm %s): %s",
+                          record.type, record.bed, record.alarm_id, record.detail)
+            else:
+                self._unlogged_exhausted += 1

@@ -116,6 +116,11 @@ class AlarmMetrics:
     unit_labels_learned: Counter
     label_to_model: Histogram
     label_refusals: Counter
+    hl7_deliveries: Counter
+    hl7_delivery_failures: Counter
+    hl7_queue: Gauge
+    hl7_destination_up: Gauge
+    hl7_oldest_undelivered_age: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None) -> AlarmMetrics:
@@ -259,6 +264,29 @@ class AlarmMetrics:
                 "Label-log records not applied: malformed, unsigned, bad_signature, invalid, wrong_recipe, "
                 "unit_limit, or duplicate (a label re-published after a crash; harmless).",
                 ["reason"],
+            ),
+            hl7_deliveries=counter(
+                "hl7_deliveries_total",
+                "HL7 alert delivery events by outcome (queued, accepted, error = AE, rejected = AR, gave_up, no_ack, "
+                "connect_failed = first of an outage, escalated, exhausted = nobody acknowledged and no destination "
+                "left, acknowledged), per destination (none for exhausted and acknowledged) and alarm priority.",
+                ["unit", "destination", "priority", "outcome"],
+            ),
+            hl7_delivery_failures=counter(
+                "hl7_delivery_failures_total",
+                "Failed HL7 delivery attempts, every one (connect_failed, no_ack, malformed_ack, connection_lost, "
+                "error = AE, rejected = AR, internal), per destination.",
+                ["unit", "destination", "reason"],
+            ),
+            hl7_destination_up=gauge(
+                "hl7_destination_up",
+                "0 while a delivery destination's last attempt failed (nothing accepted since), else 1.",
+                ["unit", "destination"],
+            ),
+            hl7_queue=gauge("hl7_queue_messages", "HL7 messages queued on disk and not yet accepted.", ["unit"]),
+            hl7_oldest_undelivered_age=gauge(
+                "hl7_oldest_undelivered_age_seconds",
+                "Wall time since the oldest message still in the HL7 queue was queued (0 when empty).", ["unit"],
             ),
         )
 

@@ -36,6 +36,7 @@ MAX_LIVE_LATENCY_SECONDS = 300.0
 #: Clock skew tolerated between the event source and this driver.
 MAX_CLOCK_SKEW_SECONDS = 2.0
 UNKNOWN = "unknown"
+NO_DESTINATION = "none"
 OTHER = "other"
 OWN_ESTIMATOR = "audit_ratio"
 #: The engines' own audit ledger (policy/audit.py), summed over beds.
@@ -61,6 +62,11 @@ def _value(x: object) -> str:
     return str(getattr(x, "value", x))
 
 
+def _destination_label(name: str) -> str:
+    """Destination names come from the delivery config (bounded); records without one are "none"."""
+    return name[:64] if name else NO_DESTINATION
+
+
 def priority_label(priority: str) -> str:
     return priority if priority in _PRIORITIES else UNKNOWN
 
@@ -76,7 +82,7 @@ class DriverMetrics:
     `CollectorRegistry()` in tests.
     """
 
-    def __init__(self, unit: str = "ICU", registry: CollectorRegistry = REGISTRY, per_bed: bool = False) -> None:
+    def __init__(self, unit: str = "icu", registry: CollectorRegistry = REGISTRY, per_bed: bool = False) -> None:
         self.unit = unit
         self.registry = registry
         self.per_bed = per_bed
@@ -350,6 +356,43 @@ class DriverMetrics:
             self.m.model_info.remove(self.unit, self._model_version)
         self._model_version = version
         self.m.model_info.labels(self.unit, version).set(1)
+
+    # -- HL7 delivery ----------------------------------------------------------------------------
+
+    def init_delivery(self, destinations: Iterable[str], outcomes: Iterable[str], reasons: Iterable[str]) -> None:
+        """Zero series for every destination, priority, outcome and failure reason, so `increase()` sees
+        the first failure (a series born at 1 shows no increase) and dashboards show 0, not no data."""
+        m, u = self.m, self.unit
+        dests = [_destination_label(d) for d in destinations]
+        outcomes, reasons = list(outcomes), list(reasons)
+        for dest in [*dests, NO_DESTINATION]:
+            for prio in Priority:
+                for outcome in outcomes:
+                    m.hl7_deliveries.labels(u, dest, prio.value, outcome)
+        for dest in dests:
+            for reason in reasons:
+                m.hl7_delivery_failures.labels(u, dest, reason)
+            m.hl7_destination_up.labels(u, dest).set(1)
+        self.observe_delivery_queue(0, None)
+
+    def observe_delivery(self, destination: str, priority: str, outcome: str) -> None:
+        """One delivery audit record (queued, accepted, escalated, exhausted, ...)."""
+        self.m.hl7_deliveries.labels(self.unit, _destination_label(destination), priority_label(priority),
+                                     outcome).inc()
+
+    def observe_delivery_failures(self, destination: str, reason: str, count: int) -> None:
+        """`count` more failed delivery attempts of one destination for one reason."""
+        if count > 0:
+            self.m.hl7_delivery_failures.labels(self.unit, _destination_label(destination), reason).inc(count)
+
+    def observe_destination(self, destination: str, up: bool) -> None:
+        """Whether a destination's last delivery attempt succeeded."""
+        self.m.hl7_destination_up.labels(self.unit, _destination_label(destination)).set(1 if up else 0)
+
+    def observe_delivery_queue(self, messages: int, oldest_age_seconds: float | None) -> None:
+        """Queue depth and the age of its oldest message (None or 0 when empty)."""
+        self.m.hl7_queue.labels(self.unit).set(messages)
+        self.m.hl7_oldest_undelivered_age.labels(self.unit).set(max(0.0, oldest_age_seconds or 0.0))
 
     # -- exporting -----------------------------------------------------------------------------
 

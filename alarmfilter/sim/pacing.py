@@ -30,8 +30,14 @@ def paced(
     speed: float = 1.0,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    anchor: tuple[float, float] | None = None,
 ) -> Iterator[E]:
     """Yield each event no earlier than its event time, `speed` times faster than real time.
+
+    By default the first event goes at once and the rest follow at their spacing. With
+    `anchor=(event_ts, clock_time)` event time `event_ts` is due at `clock_time`: a stream stamped
+    with the wall clock (`clock=time.time`, `anchor=(start, start)`) goes out when its events happen,
+    so a late start (planning the ward) is caught up instead of becoming a permanent lag.
 
     >>> now = [0.0]
     >>> def fake_sleep(s): now[0] += s
@@ -40,11 +46,15 @@ def paced(
     ...              type="asystole", priority="high") for i, k in enumerate((0, 2, 5))]
     >>> [(e.alarm_id, now[0]) for e in paced(evs, clock=lambda: now[0], sleep=fake_sleep)]
     [('0', 0.0), ('1', 2.0), ('2', 5.0)]
+    >>> now = [1764150003.0]   # started 3 s late against a wall-clock anchor: catch up, then keep time
+    >>> [(e.alarm_id, now[0] - 1764150000.0) for e in paced(evs, clock=lambda: now[0], sleep=fake_sleep,
+    ...                                                      anchor=(1764150000.0, 1764150000.0))]
+    [('0', 3.0), ('1', 3.0), ('2', 5.0)]
     """
     if speed <= 0:
         raise ValueError("speed must be positive")
-    start_wall: float | None = None
-    first_ts = 0.0
+    start_wall: float | None = None if anchor is None else anchor[1]
+    first_ts = 0.0 if anchor is None else anchor[0]
     for e in events:
         ts = available_ts(e)
         if start_wall is None:

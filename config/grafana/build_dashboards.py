@@ -59,6 +59,13 @@ class Board:
         self.x += w
         self.row_h = max(self.row_h, h)
 
+    def row(self, title: str) -> None:
+        """A row header across the board; the panels added after it sit under it."""
+        self.x, self.y, self.row_h = 0, self.y + self.row_h, 0
+        self.panels.append({"id": len(self.panels) + 1, "type": "row", "title": title, "collapsed": False,
+                            "gridPos": {"x": 0, "y": self.y, "w": 24, "h": 1}, "panels": []})
+        self.y += 1
+
     def stat(self, title: str, description: str, queries: list[tuple[str, str]], w: int = 6, unit: str = "short",
              decimals: int | None = None) -> None:
         self.add("stat", title, description, _targets(queries, instant=True), w, 4, unit,
@@ -71,9 +78,17 @@ class Board:
                  {"legend": {"displayMode": "table", "placement": "bottom", "calcs": ["lastNotNull", "max"]},
                   "tooltip": {"mode": "multi", "sort": "desc"}})
 
-    def table(self, title: str, description: str, queries: list[tuple[str, str]], w: int = 12) -> None:
+    def table(self, title: str, description: str, queries: list[tuple[str, str]], w: int = 12,
+              units: dict[str, str] | None = None) -> None:
+        """`units`: column (e.g. "Value #B") -> Grafana unit; several queries are merged into one table."""
         self.add("table", title, description, _targets(queries, instant=True, table=True), w, 8, "short",
                  {"showHeader": True, "cellHeight": "sm"})
+        panel = self.panels[-1]
+        if len(queries) > 1:
+            panel["transformations"] = [{"id": "merge", "options": {}}]
+        for column, unit in (units or {}).items():
+            panel["fieldConfig"]["overrides"].append(
+                {"matcher": {"id": "byName", "options": column}, "properties": [{"id": "unit", "value": unit}]})
 
     def bars(self, title: str, description: str, queries: list[tuple[str, str]], w: int = 12,
              unit: str = "short") -> None:
@@ -193,9 +208,10 @@ def filter_health() -> dict[str, Any]:
     b.table("Outputs written since worker start", "Messages written per output (alerts, decisions, technical, "
             "dead letters); compare with the topics.",
             [(f"sum by (kind) (alarmfilter_outputs_total{{{U}}})", "")], w=8)
-    b.table("Model in use", "Model version per worker and when it was last snapshotted (epoch seconds).",
+    b.table("Model in use", "Model version per worker and when it was last snapshotted.",
             [(f"max by (instance, model_version) (alarmfilter_model_info{{{U}}})", ""),
-             (f"max by (instance) (alarmfilter_model_snapshot_timestamp_seconds{{{U}}})", "")], w=8)
+             (f"max by (instance) (alarmfilter_model_snapshot_timestamp_seconds{{{U}}}) * 1000", "")], w=8,
+            units={"Value #B": "dateTimeAsIso"})  # Grafana dates are epoch milliseconds
     b.stat("Model snapshot age", "Time since the model in use was last snapshotted.",
            [(f"time() - max(alarmfilter_model_snapshot_timestamp_seconds{{{U}}})", "age")], w=8, unit="s")
     b.series("Decisions per second", "Alarms decided per second, by decision.",
@@ -225,9 +241,37 @@ def filter_health() -> dict[str, Any]:
              unit="percentunit")
     b.series("Scrape duration", "Time Prometheus needs to scrape each worker.",
              [('max by (instance) (scrape_duration_seconds{job="alarmfilter"})', "{{instance}}")], unit="s")
+    hl7 = "alarmfilter_hl7_deliveries_total"
+    b.row("HL7 alert delivery")
+    b.stat("HL7 queue", "Alert messages on disk not yet accepted by a receiver, over all workers.",
+           [(f"sum(alarmfilter_hl7_queue_messages{{{U}}})", "queued")], w=4)
+    b.stat("Oldest undelivered alert", "Wall time the oldest queued alert message has waited (alert fires at 5 min).",
+           [(f"max(alarmfilter_hl7_oldest_undelivered_age_seconds{{{U}}})", "oldest")], w=4, unit="s")
+    b.stat("Failed delivery attempts (1 h)", "Connections refused or timed out, no ACK, AE and AR answers.",
+           [(f"sum(increase(alarmfilter_hl7_delivery_failures_total{{{U}}}[1h]))", "failed")], w=4, decimals=0)
+    b.stat("Destinations failing", "Delivery destinations whose last attempt failed (alert after 1 min).",
+           [(f"sum(1 - alarmfilter_hl7_destination_up{{{U}}})", "failing")], w=4, decimals=0)
+    b.stat("Escalated (1 h)", "Alerts nobody acknowledged in time (or refused), sent to the next destination.",
+           [(f'sum(increase({hl7}{{{U}, outcome="escalated"}}[1h]))', "escalated")], w=4, decimals=0)
+    b.stat("High-priority alerts exhausted (24 h)", "Asystole/VF/VT alerts nobody acknowledged with no destination "
+           "left: each one is an ERROR line in the worker log naming the bed. Should be 0.",
+           [(f'sum(increase({hl7}{{{U}, outcome="exhausted", priority="high"}}[24h]))', "exhausted")], w=4,
+           decimals=0)
+    b.series("HL7 delivery outcomes per minute", "queued, accepted, error (AE), rejected (AR), no_ack, escalated, "
+             "exhausted, acknowledged, by outcome.",
+             [(f"sum by (outcome) (rate({hl7}{{{U}}}[$__rate_interval])) * 60", "{{outcome}}")])
+    b.series("Failed delivery attempts per minute", "By destination and reason (connect_failed, no_ack, error, ...).",
+             [(f"sum by (destination, reason) (rate(alarmfilter_hl7_delivery_failures_total{{{U}}}"
+               f"[$__rate_interval])) * 60", "{{destination}} {{reason}}")])
+    b.series("HL7 queue", "Queued alert messages per worker.",
+             [(f"max by (instance) (alarmfilter_hl7_queue_messages{{{U}}})", "{{instance}}")])
+    b.series("Oldest undelivered alert", "Age of the oldest queued alert message per worker.",
+             [(f"max by (instance) (alarmfilter_hl7_oldest_undelivered_age_seconds{{{U}}})", "{{instance}}")],
+             unit="s")
     return _dashboard("alarmfilter-filter-health", "Filter health",
                       "Workers up, fail-open, dead letters, latency, lag, model version and fallback, audit "
-                      "sampling: is the filter healthy?", ["ops"], b)
+                      "sampling, HL7 alert delivery: is the filter healthy, and do its alerts reach clinicians?",
+                      ["ops"], b)
 
 
 DASHBOARDS = {"alarm-burden.json": alarm_burden, "filter-health.json": filter_health}

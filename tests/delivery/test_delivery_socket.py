@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 
@@ -77,8 +78,14 @@ def test_receiver_down_then_up_loses_nothing_and_resends_with_the_same_control_i
         ctrls = {f"a{i}": d.submit(alert(f"a{i}", ts=T0 + i)) for i in range(5)}
         assert await wait_for(lambda: d.stats["connect_failures"] >= 2)  # several failed connects with backoff
         assert len(d.queue) == 5
+        # every failed attempt is counted for the operator (the audit says it once per outage)
+        assert d.failures[("d0", "connect_failed")] == d.stats["connect_failures"]
+        assert d.failing("d0") and "ConnectionRefusedError" in d.last_failure["d0"]
+        oldest = d.queue.oldest_queued_wall()
+        assert oldest is not None and time.time() - 5.0 < oldest <= time.time()
         rx = await Receiver(port=port).start()
         assert await d.drain(5)
+        assert not d.failing("d0") and d.queue.oldest_queued_wall() is None
         await finish(stop, task, rx)
         assert sorted(rx.alarm_ids) == sorted(ctrls)  # nothing lost
         assert len(rx.received) == 5  # and, with ACKs arriving, no duplicates
@@ -132,6 +139,9 @@ def test_ae_is_retried_then_given_up_and_escalated_ar_is_not_retried(tmp_path):
         assert refusing.control_ids == [message_control_id(alert_key("ICU1-07", "r3"), 0)]
         assert audit.outcomes("r3") == ["queued", "rejected", "escalated", "accepted"]
         assert sorted(backup.control_ids) == sorted([message_control_id(alert_key("ICU1-07", "e2"), 1), message_control_id(alert_key("ICU1-07", "r3"), 1)])
+        assert d1.failures == {("d0", "error"): 1} and not d1.failing("d0")  # accepted after the AE
+        assert d2.failures == {("d0", "error"): 3} and d2.failing("d0") and not d2.failing("d1")
+        assert d3.failures == {("d0", "rejected"): 1} and d3.last_failure["d0"].startswith("rejected: AR")
         esc = [r for r in audit if r.outcome == "escalated"]
         assert {r.destination for r in esc} == {"d1"} and {r.attempt for r in esc} == {1}
         for r in (busy, broken, refusing, backup):

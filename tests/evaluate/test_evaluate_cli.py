@@ -56,6 +56,8 @@ def test_json_csv_and_report(folder: Path, tmp_path: Path, capsys: pytest.Captur
     page = html_path.read_text()
     assert page.count("data:image/png;base64,") >= 2 and 'src="http' not in page
     assert "Clifford" in page and "c1l" in page
+    # strips come from the review station's renderer (inline SVG, fixed scale), one per chart
+    assert page.count('<svg xmlns="http://www.w3.org/2000/svg" class="strip"') == page.count('class="chart"')
 
 
 def test_text_table(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -81,7 +81,7 @@ def the_decision(out):
 def fail_open_counted(out, reason_code: str) -> float:
     reg = CollectorRegistry()
     DriverMetrics(registry=reg).observe(out)
-    return reg.get_sample_value("alarmfilter_fail_open_total", {"unit": "ICU", "reason_code": reason_code}) or 0.0
+    return reg.get_sample_value("alarmfilter_fail_open_total", {"unit": "icu", "reason_code": reason_code}) or 0.0
 
 
 # -- the model or the extraction fails ----------------------------------------------------------

@@ -19,10 +19,14 @@ from alarmfilter.kafka.producer import produce_events
 from alarmfilter.settings import Settings
 
 from ..helpers import feedback
+from ..metrics.promserver import MISSING, PROMETHEUS, PrometheusServer
 from .conftest import ALARMFILTER, REPO, free_port, read_outputs, run
 from .streams import alarm_ids, ward_stream
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
+
+#: bounded waits on the live Prometheus (1 s scrapes and rule evaluations) with headroom for a loaded machine
+LIVE_WAIT_SECONDS = 40.0
 
 FAST_DELIVERY_YAML = """\
 schema_version: 1
@@ -179,3 +183,77 @@ def test_bad_hl7_url_is_one_line_and_exit_2(settings: Settings, tmp_path: Path) 
         assert r.returncode == 2 and r.stderr.count("\n") == 1 and needle in r.stderr, r.stderr
         assert "Traceback" not in r.stderr
 
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.skipif(PROMETHEUS is None, reason=MISSING)
+def test_a_stopped_receiver_shows_in_the_metrics_the_alerts_and_the_log(
+    settings: Settings, workers: Any, tmp_path: Path
+) -> None:
+    """The receiver works, then stops: a real Prometheus scraping the worker sees the failure metrics and
+    the delivery-failing alert go active, a high-priority alert nobody could acknowledge fires its alert,
+    and the worker log says both (a warning per failing destination, an error naming the bed)."""
+    port, metrics_port = free_port(), free_port()
+    config = tmp_path / "delivery.yaml"
+    config.write_text(FAST_DELIVERY_YAML.replace("high: 3600", "high: 60"))
+    sink_out = tmp_path / "sink.jsonl"
+    with sink_out.open("w") as f:
+        sink = subprocess.Popen([ALARMFILTER, "hl7-sink", "--port", str(port)], stdout=f,
+                                stderr=subprocess.DEVNULL, cwd=REPO)
+    prom_dir = tmp_path / "prom"
+    prom_dir.mkdir()
+    prom = PrometheusServer(prom_dir, [f"127.0.0.1:{metrics_port}"])
+
+    def wait(expr: str, expected: float | None = None) -> float:
+        return prom.wait_for(expr, expected, timeout_seconds=LIVE_WAIT_SECONDS)
+
+    try:
+        w = workers("w1", hl7_url=f"mllp://127.0.0.1:{port}", hl7_config=config, metrics_port=metrics_port,
+                    metrics_addr="127.0.0.1", status_interval_seconds=1)
+        data = tmp_path / "w1"
+        prom.start()
+        w.wait_assigned()
+        # receiver up: every alert accepted, then acknowledged by a clinician (no escalation left pending)
+        first = ward_stream(beds=2, seconds=20, tag="up")
+        run(produce_events(settings, first))
+        out = run(read_outputs(settings, lambda o: alarm_ids(first) <= set(decided(o)), 30))
+        alerts = {a["alarm_id"]: a["bed"] for a in out["alert"]}
+        assert len(alerts) >= 3
+        wait_until(lambda: {r["alarm_id"] for r in audit(data / "delivery-audit.jsonl")
+                            if r["outcome"] == "accepted"} >= set(alerts), 15, "alerts not accepted", w.text)
+        run(produce_events(settings, [feedback(bed, first[-1].ts + 0.5, a, True) for a, bed in alerts.items()]))
+        wait_until(lambda: {r["alarm_id"] for r in audit(data / "delivery-audit.jsonl")
+                            if r["outcome"] == "acknowledged"} >= set(alerts), 15, "feedback did not acknowledge",
+                   w.text)
+        wait('sum(alarmfilter_hl7_deliveries_total{outcome="accepted"})', float(len(alerts)))
+        assert prom.value("min(alarmfilter_hl7_destination_up)") == 1.0
+        assert prom.value("sum(alarmfilter_hl7_delivery_failures_total)") == 0.0
+
+        sink.terminate()  # the receiver stops
+        sink.wait(5)
+        # a minute of ward later: its high-priority alerts fall due for escalation while nobody can see them
+        second = ward_stream(beds=2, seconds=70, tag="down", t0=first[-1].ts + 30.0)
+        run(produce_events(settings, second))
+        wait("min(alarmfilter_hl7_destination_up)", 0.0)
+        wait('sum(alarmfilter_hl7_delivery_failures_total{reason="connect_failed"}) > 0')
+        wait("sum(alarmfilter_hl7_queue_messages) > 0")
+        wait('count(ALERTS{alertname="AlarmfilterHl7DeliveryFailing", destination="dest0"})', 1.0)
+        wait('count(ALERTS{alertname="AlarmfilterHighPriorityAlertExhausted", alertstate="firing"})', 1.0)
+        wait("max(alarmfilter_hl7_oldest_undelivered_age_seconds) > 1")
+        text = w.text()
+        assert "HL7 delivery to dest0 failing" in text and "ConnectionRefusedError" in text, text[-3000:]
+        exhausted = [r for r in audit(data / "delivery-audit.jsonl") if r["outcome"] == "exhausted"]
+        assert exhausted and all(r["alarm_id"] not in alerts for r in exhausted)  # only the unacknowledged ones
+        errors = [line for line in text.splitlines() if " ERROR " in line and "acknowledged by nobody" in line]
+        assert errors and all(r["bed"] in text for r in exhausted if r["priority"] == "high"), text[-3000:]
+        status = [line for line in text.splitlines() if "status: " in line and "HL7 queue" in line]
+        assert status and "failing: dest0" in status[-1], status[-3:]
+        # one warning per failing destination per WARN_EVERY_SECONDS, not one per attempt
+        warnings = [line for line in text.splitlines() if "HL7 delivery to dest0 failing" in line]
+        assert len(warnings) <= 2, warnings
+        print(f"\n{errors[0]}\n{warnings[0]}\n{status[-1]}")
+    finally:
+        if sink.poll() is None:
+            sink.terminate()
+            sink.wait(5)
+        prom.stop()

@@ -70,9 +70,9 @@ def test_latency_only_where_meaningful(reg: CollectorRegistry) -> None:
     m.observe([decision("a")], wall_now=T0 + 86_400 * 365)  # a replay of last year's data
     m.observe([decision("b")], wall_now=None)
     m.observe([decision("c")], wall_now=T0 - 1.0)  # small clock skew: counted as 0 s
-    assert value(reg, "alarmfilter_decision_latency_seconds_count", unit="ICU", priority="medium",
+    assert value(reg, "alarmfilter_decision_latency_seconds_count", unit="icu", priority="medium",
                  decision="forward") == 1
-    assert value(reg, "alarmfilter_decision_latency_seconds_sum", unit="ICU", priority="medium",
+    assert value(reg, "alarmfilter_decision_latency_seconds_sum", unit="icu", priority="medium",
                  decision="forward") == 0.0
 
 
@@ -83,7 +83,7 @@ def test_dead_letters_classified_from_real_codec_errors(reg: CollectorRegistry) 
            "x" * (3 * 1024 * 1024), None, b'{"bed": "\xff"}', "[" * 5000]
     for raw in bad:
         m.observe(ward.feed_raw(raw))
-    got = {r.value: value(reg, "alarmfilter_dead_letters_total", unit="ICU", reason=r.value) for r in DeadLetterReason}
+    got = {r.value: value(reg, "alarmfilter_dead_letters_total", unit="icu", reason=r.value) for r in DeadLetterReason}
     assert got == {**dict.fromkeys(got, 0.0), "malformed_json": 1, "schema_version": 1, "not_an_object": 1,
                    "invalid_event": 1, "too_large": 1, "null_value": 1, "not_utf8": 1, "too_deep": 1}
 
@@ -92,7 +92,7 @@ def test_feedback_joins_the_decision_of_its_own_bed(reg: CollectorRegistry) -> N
     m = DriverMetrics(registry=reg)
     m.observe([decision("same-id", "forward", bed="ICU1-01"), decision("same-id", "suppress", bed="ICU1-02")])
     m.observe_feedback([feedback("ICU1-02", T0 + 60, "same-id", False)])
-    lab = {"unit": "ICU", "alarm_type": "hr_high", "priority": "medium", "audit_sample": "false", "actionable": "false"}
+    lab = {"unit": "icu", "alarm_type": "hr_high", "priority": "medium", "audit_sample": "false", "actionable": "false"}
     assert value(reg, "alarmfilter_feedback_total", **lab, decision="suppress") == 1
     assert value(reg, "alarmfilter_feedback_total", **lab, decision="forward") == 0
 
@@ -106,21 +106,21 @@ def test_feedback_joined_with_decisions_and_estimates(reg: CollectorRegistry) ->
     fbs += [feedback("ICU1-01", T0 + 60, "a0", True), feedback("ICU1-01", T0 + 60, "a1", False),
             feedback("ICU1-01", T0 + 60, "never-seen", True)]
     m.observe_feedback(fbs)
-    lab = {"unit": "ICU", "alarm_type": "hr_high", "priority": "medium", "decision": "forward"}
+    lab = {"unit": "icu", "alarm_type": "hr_high", "priority": "medium", "decision": "forward"}
     assert value(reg, "alarmfilter_feedback_total", **lab, audit_sample="false", actionable="true") == 4
     assert value(reg, "alarmfilter_feedback_total", **lab, audit_sample="false", actionable="false") == 6
     assert value(reg, "alarmfilter_feedback_total", **lab, audit_sample="true", actionable="true") == 1
-    assert value(reg, "alarmfilter_feedback_total", unit="ICU", alarm_type="unknown", priority="unknown",
+    assert value(reg, "alarmfilter_feedback_total", unit="icu", alarm_type="unknown", priority="unknown",
                  decision="unknown", audit_sample="false", actionable="true") == 1
     # half the audits true: 9 of 18 suppressed are true; true total 9 + 1 + 10 * 0.4 = 14
-    missed = value(reg, "alarmfilter_estimated_missed_true_ratio", unit="ICU", estimator="audit_ratio")
+    missed = value(reg, "alarmfilter_estimated_missed_true_ratio", unit="icu", estimator="audit_ratio")
     assert missed == pytest.approx(9 / 14)
-    lo = value(reg, "alarmfilter_estimated_missed_true_lower_ratio", unit="ICU", estimator="audit_ratio")
-    hi = value(reg, "alarmfilter_estimated_missed_true_upper_ratio", unit="ICU", estimator="audit_ratio")
+    lo = value(reg, "alarmfilter_estimated_missed_true_lower_ratio", unit="icu", estimator="audit_ratio")
+    hi = value(reg, "alarmfilter_estimated_missed_true_upper_ratio", unit="icu", estimator="audit_ratio")
     assert 0 < lo < missed < hi < 1
-    fas = value(reg, "alarmfilter_estimated_false_alarm_suppression_ratio", unit="ICU", estimator="audit_ratio")
+    fas = value(reg, "alarmfilter_estimated_false_alarm_suppression_ratio", unit="icu", estimator="audit_ratio")
     assert fas == pytest.approx(9 / (9 + 1 + 6))
-    ack = {"unit": "ICU", "priority": "medium", "decision": "forward"}
+    ack = {"unit": "icu", "priority": "medium", "decision": "forward"}
     assert value(reg, "alarmfilter_acknowledgement_seconds_count", **ack) == 12  # 10 forwarded + 2 audit samples
     assert value(reg, "alarmfilter_acknowledgement_seconds_sum", **ack) == pytest.approx(12 * 60.0)
 
@@ -130,17 +130,17 @@ def test_estimate_dropped_while_unknown_and_lethal_types_left_out(reg: Collector
     m.observe([decision("f1"), decision("l1", "suppress", type="asystole", priority="high")])
     m.observe_feedback(feedback("ICU1-01", T0, "f1", True))
     assert reg.get_sample_value("alarmfilter_estimated_missed_true_ratio",  # nothing auditable suppressed
-                                {"unit": "ICU", "estimator": "audit_ratio"}) == 0.0
+                                {"unit": "icu", "estimator": "audit_ratio"}) == 0.0
     m.observe([decision("s1", "suppress")])  # suppressed, and no audit label yet: unknown, not a stale 0
     assert reg.get_sample_value("alarmfilter_estimated_missed_true_ratio",
-                                {"unit": "ICU", "estimator": "audit_ratio"}) is None
+                                {"unit": "icu", "estimator": "audit_ratio"}) is None
     assert m.counts.suppressed == 1 and m.counts.forwarded == 1
 
 
 def test_set_audit_estimate_validates(reg: CollectorRegistry) -> None:
     m = DriverMetrics(registry=reg)
     m.set_audit_estimate(0.03, lower=0.01, upper=0.08, estimator="ipw")
-    assert value(reg, "alarmfilter_estimated_missed_true_upper_ratio", unit="ICU", estimator="ipw") == 0.08
+    assert value(reg, "alarmfilter_estimated_missed_true_upper_ratio", unit="icu", estimator="ipw") == 0.08
     with pytest.raises(ValueError):
         m.set_audit_estimate(1.5)
     with pytest.raises(ValueError):
@@ -158,8 +158,8 @@ def test_engine_stats_exported_as_deltas(reg: CollectorRegistry) -> None:
     stats = sum((Counter(e.stats) for e in ward.beds.values()), Counter())
     for key in ("duplicate_alarms", "feedback_learned", "feedback_duplicate", "feedback_contradictory",
                 "feedback_unknown_alarm"):
-        assert value(reg, "alarmfilter_engine_events_total", unit="ICU", event=key) == stats[key] == 1, key
-    assert value(reg, "alarmfilter_beds", unit="ICU") == 2
+        assert value(reg, "alarmfilter_engine_events_total", unit="icu", event=key) == stats[key] == 1, key
+    assert value(reg, "alarmfilter_beds", unit="icu") == 2
 
 
 def test_per_bed_off_by_default_and_capped(reg: CollectorRegistry) -> None:
@@ -171,7 +171,7 @@ def test_per_bed_off_by_default_and_capped(reg: CollectorRegistry) -> None:
     beds = {s.labels["bed"] for metric in reg2.collect() if metric.name == "alarmfilter_bed_alarms"
             for s in metric.samples}
     assert len(beds) == MAX_BEDS + 1 and "other" in beds
-    assert value(reg2, "alarmfilter_bed_alarms_total", unit="ICU", bed="other", decision="forward") == 10
+    assert value(reg2, "alarmfilter_bed_alarms_total", unit="icu", bed="other", decision="forward") == 10
 
 
 def test_no_patient_identifier_in_labels(reg: CollectorRegistry) -> None:
@@ -191,16 +191,16 @@ def test_model_info_one_series_and_fallback(reg: CollectorRegistry) -> None:
     m.set_model("m2", prior_fallback=True)
     series = [s for metric in reg.collect() if metric.name == "alarmfilter_model_info" for s in metric.samples]
     assert [s.labels["model_version"] for s in series] == ["m2"]
-    assert value(reg, "alarmfilter_model_snapshot_timestamp_seconds", unit="ICU") == T0 + 60
-    assert value(reg, "alarmfilter_model_prior_fallback", unit="ICU") == 1
-    assert value(reg, "alarmfilter_model_fallbacks_total", unit="ICU") == 1
+    assert value(reg, "alarmfilter_model_snapshot_timestamp_seconds", unit="icu") == T0 + 60
+    assert value(reg, "alarmfilter_model_prior_fallback", unit="icu") == 1
+    assert value(reg, "alarmfilter_model_fallbacks_total", unit="icu") == 1
 
 
 def test_module_level_metrics_are_on_the_default_registry() -> None:
     from prometheus_client import REGISTRY
 
     assert DriverMetrics().m is METRICS
-    assert REGISTRY.get_sample_value("alarmfilter_model_prior_fallback", {"unit": "ICU"}) == 0
+    assert REGISTRY.get_sample_value("alarmfilter_model_prior_fallback", {"unit": "icu"}) == 0
 
 
 def test_serve_and_promtool_check_metrics(reg: CollectorRegistry) -> None:
@@ -215,7 +215,7 @@ def test_serve_and_promtool_check_metrics(reg: CollectorRegistry) -> None:
             text = r.read()
     finally:
         m.close()
-    assert b'alarmfilter_alarms_total{alarm_type="hr_high",decision="suppress",priority="medium",unit="ICU"} 1.0' in text
+    assert b'alarmfilter_alarms_total{alarm_type="hr_high",decision="suppress",priority="medium",unit="icu"} 1.0' in text
     if PROMTOOL is None:
         pytest.skip("promtool not installed (Debian package prometheus)")
     res = subprocess.run([PROMTOOL, "check", "metrics"], check=False, input=text, capture_output=True, timeout=30)

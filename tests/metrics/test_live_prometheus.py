@@ -23,6 +23,8 @@ from prometheus_client import CollectorRegistry
 
 from alarmfilter.cli.engines import engine_factory
 from alarmfilter.cli.replay import MeteredWard
+from alarmfilter.delivery import DeliveryOutcome
+from alarmfilter.delivery.service import FAILURE_REASONS
 from alarmfilter.engine import EngineConfig
 from alarmfilter.events import Alarm
 from alarmfilter.metrics import DriverMetrics
@@ -88,6 +90,9 @@ def test_dashboards_and_rules_on_real_prometheus(tmp_path: Path) -> None:
     started = time.monotonic()
     registry = CollectorRegistry()
     metrics = DriverMetrics(unit="ICU1", registry=registry, per_bed=True)
+    # series of a driver that delivers over HL7 (the worker with ALARMFILTER_HL7_URL); its live
+    # behaviour is checked by tests/kafka/test_worker_hl7.py
+    metrics.init_delivery(["primary"], [o.value for o in DeliveryOutcome], FAILURE_REASONS)
     port = metrics.serve(0)
     prom = PrometheusServer(tmp_path, [f"127.0.0.1:{port}"]).start()
     try:
@@ -124,7 +129,7 @@ def test_dashboards_and_rules_on_real_prometheus(tmp_path: Path) -> None:
 
         # every rule loaded and evaluates without error on live data
         rules = prom.rules()
-        assert len(rules) == 17 and all(r["health"] == "ok" for r in rules), [
+        assert len(rules) == 20 and all(r["health"] == "ok" for r in rules), [
             (r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
         # every panel's every query returns data, and at least one finite value
         checked = 0
@@ -177,7 +182,7 @@ def test_dashboards_and_rules_on_real_prometheus(tmp_path: Path) -> None:
         labels = {k for s in series for k in s["metric"]}
         assert labels <= {"__name__", "job", "instance", "unit", "alarm_type", "priority", "decision",
                           "reason_code", "reason", "kind", "actionable", "audit_sample", "event", "estimator",
-                          "topic", "model_version", "bed", "le"}
+                          "topic", "model_version", "bed", "le", "destination", "outcome"}
         assert {s["metric"]["__name__"] for s in series if "bed" in s["metric"]} == {"alarmfilter_bed_alarms_total"}
         print(f"\nlive prometheus test: fed in {fed_seconds:.1f} s, {checked} panel queries, "
               f"{len(decisions)} decisions {dict(by_decision)}, {audits} audit samples, {labels_in:.0f} labels, "

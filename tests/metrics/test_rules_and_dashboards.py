@@ -44,7 +44,8 @@ def test_every_required_alert_exists_and_is_unit_tested() -> None:
     assert alerts == {"AlarmfilterWorkerDown", "AlarmfilterWorkerAbsent", "AlarmfilterEventLagGrowing",
                       "AlarmfilterConsumerLagGrowing", "AlarmfilterFailOpenRateHigh",
                       "AlarmfilterMissedTrueRateAboveTarget", "AlarmfilterModelFellBackToPrior",
-                      "AlarmfilterDeadLetterSpike", "AlarmfilterLabelRecordsRefused",
+                      "AlarmfilterDeadLetterSpike", "AlarmfilterHl7DeliveryFailing", "AlarmfilterHl7QueueGrowing",
+                      "AlarmfilterHighPriorityAlertExhausted", "AlarmfilterLabelRecordsRefused",
                       "AlarmfilterUnitModelsDiverge"}
     tests = yaml.safe_load((PROM_DIR / "tests" / "alarmfilter-alerts.test.yml").read_text())["tests"]
     fired = {t["alertname"] for case in tests for t in case.get("alert_rule_test", []) if t["exp_alerts"]}
@@ -91,6 +92,9 @@ def test_dashboard_structure_and_metric_names(name: str) -> None:
         ids.append(p["id"])
         pos = p["gridPos"]
         assert 0 <= pos["x"] and pos["x"] + pos["w"] <= 24 and pos["h"] > 0, p["title"]
+        if p["type"] == "row":
+            assert pos["w"] == 24 and p["title"] and "targets" not in p
+            continue
         assert p["type"] in {"stat", "timeseries", "table", "bargauge"}
         assert p["targets"], p["title"]
         refs = [t["refId"] for t in p["targets"]]
@@ -114,3 +118,29 @@ def test_grafana_provisioning_files() -> None:
     assert dash["apiVersion"] == 1
     (provider,) = dash["providers"]
     assert provider["type"] == "file" and provider["options"]["path"].startswith("/")
+
+
+def test_model_in_use_shows_a_date_not_epoch_seconds() -> None:
+    board = json.loads((GRAFANA / "dashboards" / "filter-health.json").read_text())
+    (panel,) = [p for p in panels(board) if p["title"] == "Model in use"]
+    snapshot = [t for t in panel["targets"] if "model_snapshot_timestamp_seconds" in t["expr"]]
+    assert len(snapshot) == 1 and snapshot[0]["expr"].endswith("* 1000")  # Grafana dates are milliseconds
+    column = f"Value #{snapshot[0]['refId']}"
+    units = {o["matcher"]["options"]: p["value"] for o in panel["fieldConfig"]["overrides"]
+             for p in o["properties"] if p["id"] == "unit"}
+    assert units.get(column) == "dateTimeAsIso", units
+    assert {"id": "merge", "options": {}} in panel.get("transformations", [])
+
+
+def test_filter_health_has_an_hl7_delivery_row() -> None:
+    board = json.loads((GRAFANA / "dashboards" / "filter-health.json").read_text())
+    all_panels = panels(board)
+    (row_index,) = [i for i, p in enumerate(all_panels) if p["type"] == "row" and "HL7" in p["title"]]
+    below = all_panels[row_index + 1:]
+    exprs = " ".join(t["expr"] for p in below for t in p.get("targets", []))
+    for name in ("alarmfilter_hl7_queue_messages", "alarmfilter_hl7_oldest_undelivered_age_seconds",
+                 "alarmfilter_hl7_delivery_failures_total", "alarmfilter_hl7_deliveries_total"):
+        assert name in exprs, name
+    assert 'outcome="exhausted", priority="high"' in exprs
+    row_y = all_panels[row_index]["gridPos"]["y"]
+    assert all(p["gridPos"]["y"] > row_y for p in below)

@@ -47,12 +47,26 @@ def test_simulate_user_errors_are_one_line(args: list[str], message: str, capsys
     assert message in err and len(err.splitlines()) == 1 and err.startswith("alarmfilter simulate: error:")
 
 
-def test_realtime_paces_by_event_time(tmp_path: Path, capsys) -> None:
-    started = time.monotonic()
+def test_realtime_paces_by_event_time_from_the_wall_clock(tmp_path: Path, capsys) -> None:
+    started, wall = time.monotonic(), time.time()
     assert main(["simulate", "--beds", "1", "--hours", "0.05", "--synthetic", "--realtime", "--speed", "360",
                  "--out", str(tmp_path / "e.jsonl")]) == 0
     elapsed = time.monotonic() - started
     assert elapsed >= 0.4  # 180 s of event time at 360x is 0.5 s (first event at t0)
+    capsys.readouterr()
+    # a live ward: event time starts at the wall clock (not at the fixed start of the seeded files)
+    first = json.loads((tmp_path / "e.jsonl").open().readline())
+    assert wall - 1.0 <= first["ts"] <= wall + 2.0, (first["ts"], wall)
+
+
+def test_start_ts_and_the_fixed_default(tmp_path: Path, capsys) -> None:
+    from alarmfilter.sim import SimConfig
+
+    for extra, expected in (([], SimConfig().start_ts), (["--start-ts", "1800000000"], 1_800_000_000.0)):
+        out = tmp_path / "e.jsonl"
+        assert main(["simulate", "--beds", "1", "--hours", "0.01", "--synthetic", "--out", str(out), *extra]) == 0
+        first = json.loads(out.open().readline())
+        assert expected <= first["ts"] < expected + 1.0
     capsys.readouterr()
 
 
@@ -86,3 +100,14 @@ def test_simulate_rejects_a_bad_setting_in_one_line(capsys, tmp_path: Path) -> N
     assert main(["simulate", "--bed-dispersion", "-1", "--out", str(tmp_path / "e.jsonl")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("alarmfilter simulate: error: bed_rate_dispersion") and len(err.splitlines()) == 1
+
+
+def test_demo_table_has_a_legend_and_technical_rows_carry_no_truth_counts(capsys) -> None:
+    assert main(["demo", "--seconds", "900", "--beds", "4", "--seed", "2", "--synthetic"]) == 0
+    text = capsys.readouterr().out
+    assert "columns: alarms in = " in text and "false cut = " in text and "missed true = " in text
+    technical = [line for line in text.splitlines() if "TECHNICAL (routed)" in line]
+    assert len(technical) == 1
+    cells = [c.strip() for c in technical[0].strip("│ ").split("│")]
+    assert cells[0] == "TECHNICAL (routed)" and int(cells[1]) > 0
+    assert cells[2] == "-" and cells[5] == "-" and cells[6] == "-", cells  # true, false cut, missed true
