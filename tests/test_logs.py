@@ -17,7 +17,20 @@ from alarmfilter.logs import configure_logging
 def restore_root_logging():
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    # a library configured in-process by an earlier test (faust's dictConfig disables the loggers that
+    # exist then) must not hide what these tests log: enable them here, restore them after
+    loggers = [lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
+    saved = [(lg, lg.disabled, lg.level, lg.propagate) for lg in loggers]
+    globally_disabled = logging.root.manager.disable
+    logging.disable(logging.NOTSET)
+    for lg in loggers:
+        lg.disabled, lg.propagate = False, True
+        lg.setLevel(logging.NOTSET)
     yield
+    for lg, disabled, lg_level, propagate in saved:
+        lg.disabled, lg.propagate = disabled, propagate
+        lg.setLevel(lg_level)
+    logging.disable(globally_disabled)
     for h in list(root.handlers):
         root.removeHandler(h)
     for h in handlers:
