@@ -29,7 +29,8 @@ MAX_SAMPLES_PER_SECOND = 4000
 class Window:
     """Signals of one bed over [start_ts, start_ts + n/fs_hz), as handed to a scorer.
 
-    `alarm_index` is the sample index of the alarm time (== length when the hold is 0).
+    `alarm_index` is the sample index of the alarm time (== length when the hold is 0), clipped to
+    the samples held; `uncovered_seconds` is how far the alarm lies beyond them (a lagging chunk).
     """
 
     signals: dict[str, FloatArray]
@@ -37,6 +38,7 @@ class Window:
     fs_hz: float
     start_ts: float
     alarm_index: int
+    uncovered_seconds: float = 0.0
 
     @property
     def n_samples(self) -> int:
@@ -180,7 +182,8 @@ class WaveformBuffer:
                 signals[name] = x
         alarm_index = int(np.clip(round((alarm_ts - self._t0) * self.fs_hz) - begin, 0, stop - begin))
         units = {k: self.units.get(k, "") for k in signals}
-        return Window(signals, units, self.fs_hz, self._t0 + begin / self.fs_hz, alarm_index)
+        uncovered = max(0.0, alarm_ts - (self._t0 + stop / self.fs_hz))
+        return Window(signals, units, self.fs_hz, self._t0 + begin / self.fs_hz, alarm_index, uncovered)
 
 
 class VitalsLog:

@@ -88,7 +88,8 @@ class LearningScorer:
         if alarm_type.is_arrhythmia:
             fs_hz = window.fs_hz or 1.0  # no waveform yet (fs unknown): the evidence of an empty window
             ev = self.watchdog.run(
-                lambda: extract_evidence(alarm_type.value, window.signals, window.units, fs_hz, window.alarm_index)
+                lambda: extract_evidence(alarm_type.value, window.signals, window.units, fs_hz, window.alarm_index,
+                                         uncovered_seconds=window.uncovered_seconds)
             )
             features, findings = dict(ev.features), dict(ev.findings)
         else:

@@ -124,7 +124,9 @@ def check_floor(alarm_type: str, features: Mapping[str, float],
     pulse = _value(features, "floor_pulse_disturbance")
     if pulse is not None and pulse < PULSE_VOUCH_DISTURBANCE[alarm_type]:
         return FloorCheck(True, findings.get("floor_pulse_disturbance", "a trustworthy pulse kept pulsing"))
-    return FloorCheck(False, "no trustworthy channel shows the rhythm absent (safety floor): forwarded")
+    uncovered = findings.get("floor_uncovered_s")
+    return FloorCheck(False, (f"{uncovered}; " if uncovered else "")
+                      + "no trustworthy channel shows the rhythm absent (safety floor): forwarded")
 
 
 def _claim(alarm_type: str, features: Mapping[str, float], findings: Mapping[str, str]) -> FloorCheck | None:

@@ -65,6 +65,9 @@ NOT_AVAILABLE = -999.0
 
 #: the safety floor's event window: the Challenge puts the event onset within 10 s of the alarm
 FLOOR_WINDOW_SECONDS = 10.0
+#: the floor reads nothing when the waveform stops more than this before the alarm (a lagging
+#: chunk): its measurements would describe the rhythm before the event, not through it
+FLOOR_MAX_UNCOVERED_SECONDS = 0.5
 #: fastest rhythm a "usual beat" template may be learnt from: above 150 bpm a narrow-complex
 #: rhythm is itself an arrhythmia and ventricular flutter runs at 150-300 bpm
 USUAL_RHYTHM_MAX_BPM = 150.0
@@ -526,11 +529,14 @@ def extract_evidence(
     units: dict[str, str],
     fs_hz: float,
     alarm_index: int,
+    uncovered_seconds: float = 0.0,
 ) -> Evidence:
     """Features and findings for one alarm from waveforms ending at decision time.
 
     Only samples before ``alarm_index`` are used, and of those only the last
     ``EVIDENCE_WINDOW_SECONDS``.  Unknown alarm types get the general features.
+    ``uncovered_seconds``: how far the alarm lies beyond the samples given (a lagging chunk); with
+    the trailing samples missing on every channel, it keeps the safety floor from vouching.
     """
     end = max(0, min(int(alarm_index), min((len(v) for v in signals.values()), default=0)))
     first = max(0, end - round(EVIDENCE_WINDOW_SECONDS * fs_hz))
@@ -563,7 +569,14 @@ def extract_evidence(
         _vf(chs, ecg, pulse, f, t)
         _vt(per_lead(), ecg, pulse, f, t)
         _asystole(chs, ecg, pulse, n, f, t)
-    if alarm_type in LETHAL_ALARMS:
+    # seconds before the alarm the signals do not show: beyond the buffer, or missing on every channel
+    seen = [np.flatnonzero(np.isfinite(np.asarray(v[:end], dtype=np.float64))) for v in signals.values()]
+    last = max((int(i[-1]) + 1 for i in seen if i.size), default=0)
+    short_s = uncovered_seconds + ((int(alarm_index) - last) / fs_hz if fs_hz > 0 else 0.0)
+    if alarm_type in LETHAL_ALARMS and short_s > FLOOR_MAX_UNCOVERED_SECONDS:
+        # the waveform stops before the alarm: nothing can vouch for the rhythm through the event window
+        t["floor_uncovered_s"] = f"the waveform stops {short_s:.1f} s before the alarm: its last seconds are unseen"
+    elif alarm_type in LETHAL_ALARMS:
         _floor(alarm_type, per_lead(), ecg, pulse, n, f, t)
     f = {k: (float(v) if np.isfinite(v) else NOT_AVAILABLE) for k, v in f.items()}
     return Evidence(features=f, findings=t)
