@@ -423,6 +423,11 @@ def make_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=settings.heartbeat_interval_seconds,
         broker_commit_interval=settings.commit_interval_seconds,
         consumer_auto_offset_reset="earliest",
+        # faust would wait, on every revoke, for every message the agent took to be acked; ours are
+        # acked only once their alarm is decided (a held alarm: up to its hold), so a rebalance stood
+        # still for seconds. Unacked messages are replayed by the next owner, which reads back the
+        # decisions already made: nothing is lost or decided twice without the wait.
+        stream_wait_empty=False,
         producer_acks=-1,
         # faust's own assignor (not round-robin): partition p of every input topic goes to one worker
         table_standby_replicas=1,

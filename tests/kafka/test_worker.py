@@ -64,7 +64,9 @@ def test_end_to_end_decisions_match_the_in_process_driver(settings: Settings, wo
     for o in [o for e in sorted(events, key=lambda e: e.ts) for o in ward.feed(e)] + ward.flush():
         if o.kind == "decision":  # flush: threshold alarms held past the stream's end are decided too
             expected[o.alarm_id] = o.decision
-    assert {a: v[0] for a, v in by_alarm.items()} == expected
+    differ = {d["alarm_id"]: (d["decision"], d["reason_code"], d["reasons"]) for d in out["decision"]
+              if d["decision"] != expected.get(d["alarm_id"])}
+    assert not differ, f"the worker decided differently from the in-process ward: {differ}"
     forwarded = {a for a, v in by_alarm.items() if v[0] == "forward"}
     technical = {d["alarm_id"] for d in out["decision"] if d["reason_code"] == "technical_alarm"}
     assert {a["alarm_id"] for a in out["alert"]} == forwarded - technical
@@ -156,10 +158,11 @@ def test_kill_9_mid_stream_and_restart_loses_and_contradicts_nothing(settings: S
         producing = asyncio.create_task(produce_events(settings, events, speed=4.0))  # ~10 s of traffic
         await asyncio.sleep(3.0)
         w1.kill9()  # mid-stream: its uncommitted messages must be replayed by w2
-        deadline = time.monotonic() + 20
+        killed = time.monotonic()
         while set(range(settings.partitions)) not in [set(a) for a in w2.assignments()]:
-            assert time.monotonic() < deadline, f"w2 never took over: {w2.assignments()}"
+            assert time.monotonic() < killed + 45, f"w2 never took over: {w2.assignments()}\n{w2.text()[-3000:]}"
             await asyncio.sleep(0.2)
+        print(f"w2 took over {time.monotonic() - killed:.1f} s after the kill")
         w1.start()  # and back: partitions move again
         await producing
 
