@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 
 #: numerics older (or newer) than this, in event seconds, are not reported as the alarm's value
 MEASURED_MAX_AGE_SECONDS = 10.0
+#: numerics readings kept per bed: a Kafka worker takes in vitals as it consumes them, ahead of its
+#: event-time-ordered decisions, so the reading that describes an alarm may be older than the newest
+MEASURED_READINGS_KEPT = 128
 #: escalation state is rewritten at most this often (wall seconds); run() flushes what is left
 ESCALATION_SAVE_SECONDS = 0.2
 
@@ -142,7 +145,7 @@ class AlertDelivery:
         self._by_control_id: dict[str, tuple[str, int]] = {
             m.control_id: (m.key, m.attempt) for m in self.queue.pending()}
         self._alerts: dict[str, dict[str, Any]] = {m.key: m.alert for m in self.queue.pending()}  # by alert_key
-        self._vitals: dict[str, tuple[float, dict[str, float]]] = {}  # bed -> (ts, values); one entry per bed
+        self._vitals: dict[str, deque[tuple[float, dict[str, float]]]] = {}  # bed -> its latest (ts, values)
         self._error_answers: Counter[int] = Counter()  # queue seq -> AE answers so far
         self.status_address: tuple[str, int] | None = None  # bound PCD-05 listener, while running
         self._escalation_dirty = False
@@ -192,7 +195,7 @@ class AlertDelivery:
         """Remember the bed's latest numerics, so an alert can carry its measured value (facet 2)."""
         values = {k: float(v) for k, v in event.values.items() if v is not None}
         if values:
-            self._vitals[event.bed] = (event.ts, values)
+            self._vitals.setdefault(event.bed, deque(maxlen=MEASURED_READINGS_KEPT)).append((event.ts, values))
         self.tick(event.ts)
 
     def feedback(self, event: Feedback) -> None:
@@ -382,11 +385,12 @@ class AlertDelivery:
         return failed is not None and failed >= self.last_accepted_wall.get(destination, float("-inf"))
 
     def _measured_at(self, bed: str, ts: float) -> dict[str, float] | None:
-        """The bed's numerics if they are recent enough to describe the alarm (never stale ones)."""
-        seen = self._vitals.get(bed)
-        if seen is None or abs(ts - seen[0]) > MEASURED_MAX_AGE_SECONDS:
+        """The bed's numerics nearest the alarm in event time, if near enough to describe it (never stale ones)."""
+        readings = self._vitals.get(bed)
+        if not readings:
             return None
-        return seen[1]
+        at, values = min(readings, key=lambda r: abs(ts - r[0]))
+        return values if abs(ts - at) <= MEASURED_MAX_AGE_SECONDS else None
 
     def _on_alert_ack(self, resp: Response) -> None:
         """An ORA^R41 arrived: acknowledgement (or refusal) by the alarm manager's clinician."""

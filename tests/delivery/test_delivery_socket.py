@@ -291,13 +291,18 @@ def test_recent_numerics_become_the_measured_value_stale_ones_do_not(tmp_path):
         stop, task = await running(d)
         d.vitals(Vitals(schema_version=1, kind="vitals", bed="ICU1-07", ts=T0 - 1, values={"hr_bpm": 31.0}))
         d.vitals(Vitals(schema_version=1, kind="vitals", bed="ICU1-09", ts=T0 - 60, values={"hr_bpm": 140.0}))
+        # a worker consumes numerics ahead of its decisions: the reading at the alarm, not the newest, describes it
+        for k in range(40):
+            d.vitals(Vitals(schema_version=1, kind="vitals", bed="ICU1-08", ts=T0 - 5 + k, values={"hr_bpm": 60.0 + k}))
         d.submit(alert("v1", bed="ICU1-07", type="extreme_bradycardia"))
         d.submit(alert("v2", bed="ICU1-09", type="extreme_tachycardia"))
+        d.submit(alert("v3", bed="ICU1-08", type="extreme_bradycardia"))
         assert await d.drain(5)
         await finish(stop, task, rx)
         facet2 = {str(m["OBR.3"]): m.segments("OBX")[1] for m in rx.received}
         assert str(facet2["v1"](3)(1)(2)) == "MDC_ECG_HEART_RATE" and str(facet2["v1"](5)) == "31"
         assert str(facet2["v2"](3)(1)(2)) == "MDC_ATTR_ALERT_SOURCE" and str(facet2["v2"](5)(1)(9)) == "II"
+        assert str(facet2["v3"](5)) == "65"  # the reading at T0, not the newest (T0 + 34 s, 99 bpm)
     asyncio.run(main())
 
 

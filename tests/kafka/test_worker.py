@@ -170,22 +170,24 @@ def test_kill_9_mid_stream_and_restart_loses_and_contradicts_nothing(settings: S
     ids = alarm_ids(events)
     out = run(read_outputs(settings, lambda o: ids <= set(decided(o)), 60))
     by_alarm = decided(out)
+    logs = f"\n--- w1:\n{w1.text()[-2500:]}\n--- w2:\n{w2.text()[-2500:]}"
     missing = ids - set(by_alarm)
-    assert not missing, f"{len(missing)} alarms without a decision"
+    assert not missing, f"{len(missing)} alarms without a decision: {sorted(missing)[:10]}{logs}"
     contradictory = {a: v for a, v in by_alarm.items() if len(set(v)) > 1}
-    assert not contradictory
-    assert w2.alive and w1.alive
+    assert not contradictory, f"{contradictory}{logs}"
+    assert w2.alive and w1.alive, logs
     # the hard path ran: w2 took over w1's partitions and found decisions w1 had already made
     assert set(range(settings.partitions)) in [set(a) for a in w2.assignments()]
     reread = [int(line.split("re-read ")[1].split()[0]) for line in w2.text().splitlines() if "re-read " in line]
-    assert max(reread) > 0, reread
+    assert max(reread) > 0, f"{reread}{logs}"
     # the new owner warmed its buffers from the committed history: only alarms in the first seconds
     # of a bed's stream (before 8 s of waveform existed at all) are forwarded as warming up
     late_warmups = [d for d in out["decision"]
                     if d["reason_code"] == "warming_up" and d["alarm_ts"] - T0 > settings.warmup_seconds + 1.0]
-    assert not late_warmups, late_warmups
+    assert not late_warmups, f"{late_warmups}{logs}"
     # the waveforms never stopped: a stale or missing signal would mean events were fed out of order
-    assert not [d for d in out["decision"] if d["reason_code"] in ("stale_signal", "no_signal")]
+    stale = [d for d in out["decision"] if d["reason_code"] in ("stale_signal", "no_signal")]
+    assert not stale, f"{stale}{logs}"
     print(f"alarms {len(ids)}, decisions {len(out['decision'])}, "
           f"repeated {sum(len(v) - 1 for v in by_alarm.values())}, "
           f"reasons {Counter(d['reason_code'] for d in out['decision']).most_common()}")

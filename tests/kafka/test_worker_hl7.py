@@ -116,7 +116,8 @@ def test_every_forwarded_alert_reaches_a_receiver_started_late(
     # alerts carry the bed's measured value from the vitals topic (hr_bpm 80..86 in the stream)
     hr = [o for m in messages if m["alarm_id"] in alerts and "hr_high" in json.dumps(m)
           for o in m["observations"] if o["units"]]
-    assert hr and all(80 <= float(o["value"]) <= 86 for o in hr), hr
+    hr_decisions = [(d["alarm_id"], d["decision"], d["reason_code"]) for d in out["decision"] if d["type"] == "hr_high"]
+    assert hr and all(80 <= float(o["value"]) <= 86 for o in hr), (hr, hr_decisions)
     records = audit(data / "delivery-audit.jsonl")
     accepted = {r["alarm_id"] for r in records if r["outcome"] == "accepted"}
     assert accepted == alerts
