@@ -65,6 +65,9 @@ class BedEngine:
         self.vitals = VitalsLog(self.config.vitals_seconds)
         self.clock = 0.0  # newest event time seen
         self.alarms: OrderedDict[str, TrackedAlarm] = OrderedDict()
+        #: ids of decided alarms that left `alarms` (retention or count cap): a late repeat of one (a
+        #: replay, a monitor's clock jump) is still a duplicate, never decided twice. Bounded as `alarms`.
+        self._forgotten: OrderedDict[str, None] = OrderedDict()
         self._pending: dict[str, TrackedAlarm] = {}  # held alarms, in arrival order: checked on every event
         self.stats: Counter[str] = Counter()  # read by drivers for metrics
         self.faults: dict[str, tuple[str, float]] = {}  # sensor class -> (technical alarm type, ts)
@@ -158,7 +161,7 @@ class BedEngine:
         self._forget_old()
 
     def _on_alarm(self, alarm: Alarm) -> list[Output]:
-        if alarm.alarm_id in self.alarms:
+        if alarm.alarm_id in self.alarms or alarm.alarm_id in self._forgotten:
             self.stats["duplicate_alarms"] += 1
             return []
         alarm_type = AlarmType.parse(alarm.type)
@@ -447,6 +450,9 @@ class BedEngine:
                 excess -= 1
         for key in stale:
             del self.alarms[key]
+            self._forgotten[key] = None
+        while len(self._forgotten) > self.config.max_tracked_alarms:
+            self._forgotten.popitem(last=False)
 
 
 def _with_context(assessment: Assessment, context: AlarmContext) -> Assessment:

@@ -169,6 +169,19 @@ def test_duplicate_alarm_id_decided_once():
     assert len(decisions(first)) == 1 and again == [] and eng.stats["duplicate_alarms"] == 2
 
 
+def test_a_repeat_after_the_decision_left_memory_is_still_a_duplicate():
+    # the fuzzer's case: a day later the decided alarm left the bed's memory, then the monitor sent it again
+    eng = engine(max_tracked_alarms=2)
+    stream(eng, T0, 20)
+    first = eng.feed(alarm("B1", T0 + 20))
+    eng.feed(vitals("B1", T0 + 20 + 86_401))  # past the 24 h retention: a1 is forgotten
+    for k in range(3):  # and past the count cap
+        eng.feed(alarm("B1", T0 + 86_430 + k, alarm_id=f"b{k}", type="hr_high"))
+    again = eng.feed(alarm("B1", T0 + 20))
+    assert len(decisions(first)) == 1 and decisions(again) == [] and "a1" not in eng.alarms
+    assert eng.stats["duplicate_alarms"] == 1
+
+
 def test_out_of_order_waveform_and_vitals_rejected_not_lost():
     eng = engine()
     stream(eng, T0, 10)
