@@ -8,6 +8,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 #: Subcommands in the order `--help` lists them; module = name with '-' -> '_' under alarmfilter.cli.
 COMMANDS = ["demo", "replay", "data", "evaluate", "evaluate-thresholds", "simulate", "worker", "review", "hl7-sink",
@@ -16,6 +20,20 @@ COMMANDS = ["demo", "replay", "data", "evaluate", "evaluate-thresholds", "simula
 
 class CliError(Exception):
     """A problem the user can fix; printed as one line."""
+
+
+def service_settings() -> Settings:
+    """Settings of a long-running service (worker, review station), logging configured from them;
+    a bad setting is a `CliError`."""
+    from ..logs import configure_logging
+    from ..settings import load_settings
+
+    try:
+        settings = load_settings()
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
 
 
 class _Parser(argparse.ArgumentParser):

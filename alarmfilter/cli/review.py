@@ -9,7 +9,7 @@ import argparse
 import asyncio
 import logging
 
-from . import CliError
+from . import CliError, service_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -22,14 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..logs import configure_logging
-    from ..settings import load_settings
-
-    try:
-        settings = load_settings()
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
-    configure_logging(settings.log_level, settings.log_format)
+    settings = service_settings()
     from ..kafka.client import TopicLayoutError, wait_for_broker
     from ..review.station import serve, station_access, station_url
 

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from typing import Any
 
-from . import CliError
+from . import CliError, service_settings
 
 log = logging.getLogger("alarmfilter.worker")
 
@@ -30,16 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..logs import configure_logging
-    from ..settings import load_settings
-
-    try:
-        settings = load_settings()
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    settings = service_settings()
     if args.broker_wait is not None and args.broker_wait <= 0:
         raise CliError("--broker-wait must be positive")
-    configure_logging(settings.log_level, settings.log_format)
     from ..kafka.delivery_hook import delivery_config
 
     try:
