@@ -47,15 +47,23 @@ ECG_VOUCH_FEATURE: dict[str, str] = {
     "ventricular_flutter_fib": "floor_ecg_usual_gap_s",
     "ventricular_tachycardia": "floor_ecg_usual_gap_s",
 }
-#: largest pulse disturbance (max |log change| of rate, amplitude, pause) that still vouches.
-#: Asystole and VF stop the pulse (a 4-s pause is ~5 usual beats, log 5 = 1.6): a pulse
-#: within a factor 1.65 (log = 0.5) of its earlier self disproves them.  A VT may perfuse,
-#: so only a pulse train within 16 % of its earlier rate and strength (0.15) disproves it.
+#: largest pulse disturbance (max |log change| of rate, amplitude, pause) that still vouches
+#: against asystole and VF: they stop the pulse (a 4-s pause is ~5 usual beats, log 5 = 1.6),
+#: so a pulse within a factor 1.65 (log = 0.5) of its earlier self disproves them.
 PULSE_VOUCH_DISTURBANCE: dict[str, float] = {
     "asystole": 0.5,
     "ventricular_flutter_fib": 0.5,
-    "ventricular_tachycardia": 0.15,
 }
+#: A VT may perfuse, so the pulse is read beat by beat: a run of >= 5 beats > 100 bpm either
+#: brings pulses sooner than 0.6 s apart (it perfuses) or drops or weakens them (it does not).
+#: A trusted pulse disproves a VT only when every pulse through the window came on time and
+#: strong: (feature, bound, the value must be at least the bound).
+VT_PULSE_ON_TIME: tuple[tuple[str, float, bool], ...] = (
+    ("floor_pulse_shortest_s", 0.6, True),  # none faster than 100 bpm, the VT criterion
+    ("floor_pulse_early_ratio", 0.85, True),  # none premature (an ectopic beat)
+    ("floor_pulse_late_ratio", 1.2, False),  # none dropped
+    ("floor_pulse_weakest_ratio", 0.5, True),  # none at less than half its usual strength
+)
 #: the alarm's own criterion on the ECG: no QRS (asystole) / no usual QRS (VF) for 4 s on every
 #: usable lead, an organised 3-9 Hz oscillation carrying half the ECG's power (VF), a run of
 #: >= 5 fast wide alike beats (VT)
@@ -121,12 +129,32 @@ def check_floor(alarm_type: str, features: Mapping[str, float],
         return FloorCheck(True, findings.get(gap_key, f"a usable ECG lead shows QRS every < {gap:.1f} s"))
     if claim is not None:
         return claim
-    pulse = _value(features, "floor_pulse_disturbance")
-    if pulse is not None and pulse < PULSE_VOUCH_DISTURBANCE[alarm_type]:
-        return FloorCheck(True, findings.get("floor_pulse_disturbance", "a trustworthy pulse kept pulsing"))
+    pulse_key = _pulse_vouches(alarm_type, features)
+    if pulse_key is not None:
+        return FloorCheck(True, findings.get(pulse_key, "a trustworthy pulse kept pulsing"))
     uncovered = findings.get("floor_uncovered_s")
     return FloorCheck(False, (f"{uncovered}; " if uncovered else "")
                       + "no trustworthy channel shows the rhythm absent (safety floor): forwarded")
+
+
+def _pulse_vouches(alarm_type: str, features: Mapping[str, float]) -> str | None:
+    """The feature by which a trusted pulse disproves the alarm, or None.
+
+    >>> _pulse_vouches("ventricular_tachycardia", {"floor_pulse_shortest_s": 0.8, "floor_pulse_early_ratio": 0.95,
+    ...     "floor_pulse_late_ratio": 1.05, "floor_pulse_weakest_ratio": 0.7})
+    'floor_pulse_shortest_s'
+    >>> _pulse_vouches("ventricular_tachycardia", {"floor_pulse_shortest_s": 0.45, "floor_pulse_early_ratio": 0.95,
+    ...     "floor_pulse_late_ratio": 1.05, "floor_pulse_weakest_ratio": 0.7}) is None  # 133 bpm: perfusing VT?
+    True
+    """
+    if alarm_type == "ventricular_tachycardia":
+        for key, bound, at_least in VT_PULSE_ON_TIME:
+            v = _value(features, key)
+            if v is None or (v < bound if at_least else v > bound):
+                return None
+        return VT_PULSE_ON_TIME[0][0]
+    pulse = _value(features, "floor_pulse_disturbance")
+    return "floor_pulse_disturbance" if pulse is not None and pulse < PULSE_VOUCH_DISTURBANCE[alarm_type] else None
 
 
 def _claim(alarm_type: str, features: Mapping[str, float], findings: Mapping[str, str]) -> FloorCheck | None:

@@ -388,6 +388,48 @@ def _pulse_disturbance(c: Channel, tail_seconds: float) -> tuple[float, float, f
     return float(d), amp_ratio, rate_ratio, float(gap)
 
 
+def _pulse_beats(c: Channel, tail_seconds: float) -> tuple[float, float, float, float] | None:
+    """Every pulse interval and strength over the last ``tail_seconds``, against the context's usual.
+
+    Returns (shortest interval s, shortest / usual interval, longest / usual interval, weakest /
+    usual amplitude); the stretch from the last pulse to the alarm counts as an interval.  A VT run
+    shows beat by beat: fast pulses (> 100 bpm) if it perfuses, a dropped or weak pulse if not.
+    """
+    ctx = c.context_beats
+    fs = c.fs_hz
+    t0 = c.x.size - int(tail_seconds * fs)
+    if ctx.size < 4 or t0 <= 0:
+        return None
+    rr0 = float(np.median(np.diff(ctx)))
+    amp0 = float(np.median(pulse_amplitudes(c.x, ctx, fs)))
+    inside = c.peaks[c.peaks >= t0]
+    before = c.peaks[c.peaks < t0]
+    if amp0 <= 0 or rr0 <= 0 or inside.size < 2 or before.size == 0:
+        return None
+    rr = np.diff(np.r_[before[-1], inside])
+    longest = max(float(np.max(rr)), float(c.x.size - inside[-1]))
+    weakest = float(np.min(pulse_amplitudes(c.x, inside, fs))) / amp0
+    return float(np.min(rr)) / fs, float(np.min(rr)) / rr0, longest / rr0, weakest
+
+
+def _pulse_on_time(trusted: list[Channel], w: float, f: dict[str, float], t: dict[str, str]) -> None:
+    """The trusted pulse whose beats strayed least from their usual timing and strength (last ``w`` s)."""
+    per = {c.name: v for c in trusted if (v := _pulse_beats(c, w)) is not None}
+    if not per:
+        return
+    name = min(per, key=lambda k: max(-np.log(per[k][1]), np.log(per[k][2]), -np.log(max(per[k][3], 1e-3))))
+    shortest_s, early, late, weakest = per[name]
+    f["floor_pulse_shortest_s"] = shortest_s
+    f["floor_pulse_early_ratio"] = early
+    f["floor_pulse_late_ratio"] = late
+    f["floor_pulse_weakest_ratio"] = weakest
+    t["floor_pulse_shortest_s"] = (
+        f"{name} (its rate matched the ECG before) through the last {w:.0f} s: every pulse came "
+        f"{shortest_s:.2f} s or more after the last ({100 * early:.0f}-{100 * late:.0f}% of its usual interval), "
+        f"none weaker than {100 * weakest:.0f}% of its usual strength"
+    )
+
+
 def _pulse_during(pulse: list[Channel], g0: int, g1: int, prefix: str, f: dict[str, float], t: dict[str, str]) -> None:
     """Did the pulse keep its rhythm and strength while the ECG looked abnormal (samples g0..g1)?
 
@@ -511,6 +553,7 @@ def _floor(alarm_type: str, per: dict[str, _LeadVT], ecg: list[Channel], pulse: 
         lead = max(per, key=lambda k: per[k].chain)
         t["floor_ecg_chain_beats"] = f"lead {lead} shows a run of {per[lead].chain} fast, wide, alike beats"
     trusted = [c for c in pulse if context_rate_agreement(c, ecg) <= 0.15]
+    _pulse_on_time(trusted, w, f, t)
     steady = {c.name: d for c in trusted if (d := _pulse_disturbance(c, w)) is not None}
     f["floor_pulse_disturbance"] = _na(min((v[0] for v in steady.values()), default=None))
     if steady:

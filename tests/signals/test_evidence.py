@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from alarmfilter.policy.floor import FloorCheck, check_floor
 from alarmfilter.signals.evidence import (
     ALARM_TYPES,
     EVIDENCE_WINDOW_SECONDS,
@@ -87,6 +88,27 @@ def test_vt_run_of_wide_fast_beats_is_found() -> None:
     assert ev.features["vt_chain_min_beats"] >= 10
     normal = extract_evidence("ventricular_tachycardia", {"II": ecg(SEC, beat_times(SEC, 70.0))}, {"II": "mV"}, FS, int(SEC * FS))
     assert normal.features["vt_chain_max_beats"] < 3
+
+
+def test_a_pulse_vouches_against_vt_only_when_every_pulse_came_on_time() -> None:
+    """Under an ECG artifact, a steady pulse disproves the VT; a perfusing run (6 pulses at 170 bpm) does not."""
+    sinus = beat_times(SEC, 70.0)
+    run = np.arange(34.0, 34.0 + 6 * 60.0 / 170.0, 60.0 / 170.0)
+    with_run = np.sort(np.r_[sinus[(sinus < 33.9) | (sinus > run[-1] + 0.5)], run])
+    rng = np.random.default_rng(7)
+
+    def floor(pulse_beats: np.ndarray) -> FloorCheck:
+        sig = {k: ecg(SEC, sinus, seed=i) for i, k in enumerate(("II", "V"))}
+        for k in sig:  # artifact buries the QRS over the event window on both leads
+            sig[k][int(31 * FS):] = 1.5 * rng.standard_normal(sig[k].size - int(31 * FS))
+        sig["ABP"] = pulse(SEC, pulse_beats)
+        ev = _ev("ventricular_tachycardia", sig)
+        return check_floor("ventricular_tachycardia", ev.features, ev.findings)
+
+    steady = floor(sinus)
+    assert steady.may_suppress and "ABP" in steady.reason and "every pulse came" in steady.reason
+    perfusing = floor(with_run)
+    assert not perfusing.may_suppress, perfusing.reason
 
 
 def test_missing_channels_give_sentinel_not_nan() -> None:
