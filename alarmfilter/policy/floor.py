@@ -7,8 +7,12 @@ over the event window (``signals.evidence._floor``; the Challenge puts the onset
 not from any data set.  Missing, noisy or contradictory evidence forwards.
 
 - Evidence against the alarm ("vouching"): a usable ECG lead whose beats recur through
-  the window more often than the alarmed rhythm allows, or a trustworthy pulse (its rate
-  matched the ECG's before the window) that kept its rate, strength and rhythm.
+  the window more often than the alarmed rhythm allows, or a pulse that kept pulsing: for
+  asystole and VF a trusted pulse (its rate matched the ECG's before the window) that kept
+  its rate, strength and rhythm; for VT any usable pulse whose every beat came on time and
+  strong.  So regular a train is the circulation's own, and the ECG's earlier rate is no test
+  of it when the ECG is the channel in doubt (a noisy or double-counted ECG raises most false
+  VT alarms).
 - Evidence for it ("the ECG shows it"): every usable lead without a QRS for the alarm's
   criterion, or a run of fast wide alike beats.  A pulse cannot outvote it: the two
   disagree, and disagreement forwards.
@@ -56,7 +60,7 @@ PULSE_VOUCH_DISTURBANCE: dict[str, float] = {
 }
 #: A VT may perfuse, so the pulse is read beat by beat: a run of >= 5 beats > 100 bpm either
 #: brings pulses sooner than 0.6 s apart (it perfuses) or drops or weakens them (it does not).
-#: A trusted pulse disproves a VT only when every pulse through the window came on time and
+#: A usable pulse disproves a VT only when every pulse through the window came on time and
 #: strong: (feature, bound, the value must be at least the bound).
 VT_PULSE_ON_TIME: tuple[tuple[str, float, bool], ...] = (
     ("floor_pulse_shortest_s", 0.6, True),  # none faster than 100 bpm, the VT criterion

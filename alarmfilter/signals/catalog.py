@@ -38,7 +38,7 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
     "floor_ecg_qrs_gap_all_s": "safety floor: longest QRS-free stretch over the last 10 s, best usable lead",
     "floor_ecg_fibrillation_conc": "safety floor: spectral concentration at a 3-9 Hz dominant frequency over the last 8 s, any usable lead",
     "floor_ecg_chain_beats": "safety floor: longest run of fast, wide, alike beats, any usable lead",
-    "floor_pulse_shortest_s": "safety floor: shortest pulse interval over the last 10 s, trusted pulse whose beats strayed least",
+    "floor_pulse_shortest_s": "safety floor: shortest pulse interval over the last 10 s, usable pulse whose beats strayed least",
     "floor_pulse_early_ratio": "safety floor: that pulse's shortest interval / its usual (context) interval",
     "floor_pulse_late_ratio": "safety floor: that pulse's longest interval (to the alarm included) / its usual interval",
     "floor_pulse_weakest_ratio": "safety floor: that pulse's weakest amplitude / its usual amplitude",

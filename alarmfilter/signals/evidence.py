@@ -412,9 +412,9 @@ def _pulse_beats(c: Channel, tail_seconds: float) -> tuple[float, float, float, 
     return float(np.min(rr)) / fs, float(np.min(rr)) / rr0, longest / rr0, weakest
 
 
-def _pulse_on_time(trusted: list[Channel], w: float, f: dict[str, float], t: dict[str, str]) -> None:
-    """The trusted pulse whose beats strayed least from their usual timing and strength (last ``w`` s)."""
-    per = {c.name: v for c in trusted if (v := _pulse_beats(c, w)) is not None}
+def _pulse_on_time(pulse: list[Channel], w: float, f: dict[str, float], t: dict[str, str]) -> None:
+    """The usable pulse whose beats strayed least from their usual timing and strength (last ``w`` s)."""
+    per = {c.name: v for c in pulse if (v := _pulse_beats(c, w)) is not None}
     if not per:
         return
     name = min(per, key=lambda k: max(-np.log(per[k][1]), np.log(per[k][2]), -np.log(max(per[k][3], 1e-3))))
@@ -424,7 +424,7 @@ def _pulse_on_time(trusted: list[Channel], w: float, f: dict[str, float], t: dic
     f["floor_pulse_late_ratio"] = late
     f["floor_pulse_weakest_ratio"] = weakest
     t["floor_pulse_shortest_s"] = (
-        f"{name} (its rate matched the ECG before) through the last {w:.0f} s: every pulse came "
+        f"{name} through the last {w:.0f} s: every pulse came "
         f"{shortest_s:.2f} s or more after the last ({100 * early:.0f}-{100 * late:.0f}% of its usual interval), "
         f"none weaker than {100 * weakest:.0f}% of its usual strength"
     )
@@ -506,9 +506,9 @@ def _floor(alarm_type: str, per: dict[str, _LeadVT], ecg: list[Channel], pulse: 
     """What the lethal-alarm safety floor reads, over the last ``FLOOR_WINDOW_SECONDS`` only.
 
     Evidence *against* the alarm: a usable lead on which the patient's usual QRS
-    recurs (template-matched beats or the narrow-QRS matched filter), or a
-    trustworthy pulse (its rate agreed with the ECG before the window) that kept
-    its rate, strength and rhythm through the window.  Evidence *for* the alarm:
+    recurs (template-matched beats or the narrow-QRS matched filter), a trusted
+    pulse (its rate agreed with the ECG before the window) that kept its rate,
+    strength and rhythm through the window, or a pulse whose every beat came on time.  Evidence *for* the alarm:
     QRS-free stretches on every usable lead, a run of fast wide alike beats.
     The decision rule lives in ``policy.floor``; here only the measurements.
     """
@@ -553,7 +553,7 @@ def _floor(alarm_type: str, per: dict[str, _LeadVT], ecg: list[Channel], pulse: 
         lead = max(per, key=lambda k: per[k].chain)
         t["floor_ecg_chain_beats"] = f"lead {lead} shows a run of {per[lead].chain} fast, wide, alike beats"
     trusted = [c for c in pulse if context_rate_agreement(c, ecg) <= 0.15]
-    _pulse_on_time(trusted, w, f, t)
+    _pulse_on_time(pulse, w, f, t)
     steady = {c.name: d for c in trusted if (d := _pulse_disturbance(c, w)) is not None}
     f["floor_pulse_disturbance"] = _na(min((v[0] for v in steady.values()), default=None))
     if steady:
