@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from alarmfilter.signals.evidence import NOT_AVAILABLE
+from alarmfilter.signals.evidence import NOT_AVAILABLE, VT_RUN_BEATS
 
 #: alarm types under the floor
 FLOOR_TYPES = ("asystole", "ventricular_tachycardia", "ventricular_flutter_fib")
@@ -74,7 +74,7 @@ VT_PULSE_ON_TIME: tuple[tuple[str, float, bool], ...] = (
 ECG_CLAIMS: dict[str, tuple[tuple[str, float], ...]] = {
     "asystole": (("floor_ecg_qrs_gap_all_s", 4.0),),
     "ventricular_flutter_fib": (("floor_ecg_fibrillation_conc", 0.5), ("floor_ecg_usual_gap_s", 4.0)),
-    "ventricular_tachycardia": (("floor_ecg_chain_beats", 5.0),),
+    "ventricular_tachycardia": (("floor_ecg_chain_beats", float(VT_RUN_BEATS)),),
 }
 #: where one lead's sign of the arrhythmia outweighs another lead's QRS.  A fibrillating lead
 #: is not cancelled by a lead that looks normal; a run of "wide beats" on one lead while

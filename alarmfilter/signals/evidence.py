@@ -46,6 +46,7 @@ from alarmfilter.signals.rhythm import (
     qrs_widths_ms,
     spectral_organisation,
     template_correlation,
+    true_runs,
 )
 from alarmfilter.signals.sqi import flat_onset_fraction
 
@@ -62,6 +63,8 @@ VT_TAIL_SECONDS = 10.0
 NORMAL_CORR = 0.75
 #: value of a feature that could not be measured (no usable channel)
 NOT_AVAILABLE = -999.0
+#: the VT criterion: a run of at least this many ventricular beats (> 100 bpm)
+VT_RUN_BEATS = 5
 
 #: the safety floor's event window: the Challenge puts the event onset within 10 s of the alarm
 FLOOR_WINDOW_SECONDS = 10.0
@@ -268,6 +271,12 @@ def _vt_lead(c: Channel) -> _LeadVT:
     chain = longest_run(link) + 1 if link.any() else 0
     nb = _normal_beats(c, w, corr, base_w)
     gap = _gap_between(nb, t0, end, c.fs_hz)
+    # where this lead itself meets the VT criterion, the beats of that run are the run's: a wide beat
+    # can ring like the usual QRS in the 15-40 Hz band, so the filter's matches there are void
+    pad = int(0.1 * c.fs_hz)
+    for first, after in true_runs(link):  # links first..after-1 join beats first..after
+        if after - first + 1 >= VT_RUN_BEATS:
+            matches = matches[(matches < b[first] - pad) | (matches > b[after] + pad)]
     usual = _gap_between(np.union1d(nb, matches), t0, end, c.fs_hz)[0]
     return _LeadVT(run, chain, float(np.max(w) / max(base_w, 1.0)), lb, gap, usual, narrow, ctx_bpm, reg, (f0, conc))
 

@@ -123,17 +123,23 @@ def _corr_rows(beats: FloatArray, tmpl: FloatArray) -> FloatArray:
     return np.asarray(bc @ tc / den)
 
 
+def true_runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """(first index, index after the last) of every run of True.
+
+    >>> true_runs(np.array([1, 1, 0, 1, 1, 1, 0], dtype=bool))
+    [(0, 2), (3, 6)]
+    """
+    d = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    return [(int(a), int(b)) for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1))]
+
+
 def longest_run(mask: npt.NDArray[np.bool_]) -> int:
     """Length of the longest run of True.
 
     >>> longest_run(np.array([1, 1, 0, 1, 1, 1, 0], dtype=bool))
     3
     """
-    if mask.size == 0 or not mask.any():
-        return 0
-    m = np.concatenate(([0], mask.astype(np.int8), [0]))
-    d = np.diff(m)
-    return int(np.max(np.flatnonzero(d == -1) - np.flatnonzero(d == 1)))
+    return max((b - a for a, b in true_runs(mask)), default=0)
 
 
 def spectral_organisation(x: FloatArray, fs_hz: float) -> tuple[float, float, float]:

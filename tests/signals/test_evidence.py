@@ -90,6 +90,19 @@ def test_vt_run_of_wide_fast_beats_is_found() -> None:
     assert normal.features["vt_chain_max_beats"] < 3
 
 
+def test_wide_beats_that_ring_like_the_usual_qrs_do_not_vouch_against_their_own_vt() -> None:
+    """A VT whose wide beats carry a sharp deflection like the patient's QRS (seen on real records,
+    v803l) matches the 15-40 Hz template; inside the lead's own run those matches are the run's beats."""
+    sinus = beat_times(33.0, 70.0)
+    vt = np.arange(33.0, SEC - 0.3, 60.0 / 140.0)
+    lead = ecg(SEC, sinus) + ecg(SEC, vt, qrs_ms=200.0, amp_mv=1.5, noise_mv=0.0, seed=1) \
+        + ecg(SEC, vt, amp_mv=1.2, noise_mv=0.0, seed=2)
+    ev = extract_evidence("ventricular_tachycardia", {"II": lead}, {"II": "mV"}, FS, lead.size)
+    assert ev.features["floor_ecg_chain_beats"] >= 10
+    assert ev.features["floor_ecg_usual_gap_s"] > 5.0
+    assert not check_floor("ventricular_tachycardia", ev.features, ev.findings).may_suppress
+
+
 def test_a_pulse_vouches_against_vt_only_when_every_pulse_came_on_time() -> None:
     """Under an ECG artifact, a steady pulse disproves the VT; a perfusing run (6 pulses at 170 bpm) does not.
 
