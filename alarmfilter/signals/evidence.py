@@ -37,6 +37,7 @@ from alarmfilter.signals.channels import (
     analyse_channels,
     context_rate_agreement,
 )
+from alarmfilter.signals.preprocess import runs_of_true
 from alarmfilter.signals.rhythm import (
     consecutive_correlation,
     longest_run,
@@ -46,7 +47,6 @@ from alarmfilter.signals.rhythm import (
     qrs_widths_ms,
     spectral_organisation,
     template_correlation,
-    true_runs,
 )
 from alarmfilter.signals.sqi import flat_onset_fraction
 
@@ -274,7 +274,7 @@ def _vt_lead(c: Channel) -> _LeadVT:
     # where this lead itself meets the VT criterion, the beats of that run are the run's: a wide beat
     # can ring like the usual QRS in the 15-40 Hz band, so the filter's matches there are void
     pad = int(0.1 * c.fs_hz)
-    for first, after in true_runs(link):  # links first..after-1 join beats first..after
+    for first, after in zip(*runs_of_true(link)):  # links first..after-1 join beats first..after
         if after - first + 1 >= VT_RUN_BEATS:
             matches = matches[(matches < b[first] - pad) | (matches > b[after] + pad)]
     usual = _gap_between(np.union1d(nb, matches), t0, end, c.fs_hz)[0]

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import signal as sps
 
-from alarmfilter.signals.preprocess import bandpass, moving_mean
+from alarmfilter.signals.preprocess import bandpass, moving_mean, runs_of_true
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -123,23 +123,14 @@ def _corr_rows(beats: FloatArray, tmpl: FloatArray) -> FloatArray:
     return np.asarray(bc @ tc / den)
 
 
-def true_runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
-    """(first index, index after the last) of every run of True.
-
-    >>> true_runs(np.array([1, 1, 0, 1, 1, 1, 0], dtype=bool))
-    [(0, 2), (3, 6)]
-    """
-    d = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
-    return [(int(a), int(b)) for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1))]
-
-
 def longest_run(mask: npt.NDArray[np.bool_]) -> int:
     """Length of the longest run of True.
 
     >>> longest_run(np.array([1, 1, 0, 1, 1, 1, 0], dtype=bool))
     3
     """
-    return max((b - a for a, b in true_runs(mask)), default=0)
+    starts, ends = runs_of_true(mask)
+    return int(np.max(ends - starts)) if starts.size else 0
 
 
 def spectral_organisation(x: FloatArray, fs_hz: float) -> tuple[float, float, float]:
