@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from ..events.types import AlarmType, Decision, ReasonCode
 from ..model.lifecycle import ModelLifecycle
-from ..policy.floor import check_floor, forwards
+from ..policy.floor import FLOOR_TYPES, check_floor, forwards
 from ..policy.threshold_prior import THRESHOLD_TYPES, PriorConfig, PriorJudgement, judge
 from ..policy.thresholds import decide
 from ..signals.evidence import EVIDENCE_WINDOW_SECONDS, extract_evidence
@@ -157,7 +157,8 @@ class LearningPolicy:
     """The safety floor first, then forward when p >= the active model's threshold for the type.
 
     A lethal alarm the floor holds is forwarded whatever the model (prior or learned) says;
-    the model decides only among the alarms a trustworthy channel vouched against.
+    the model decides only among the alarms a trustworthy channel vouched against, and for
+    those learning can only make suppression harder: one the shipped prior forwards stays forwarded.
     """
 
     def __init__(self, lifecycle: ModelLifecycle) -> None:
@@ -183,6 +184,12 @@ class LearningPolicy:
         reasons += [c for c in context if c not in reasons]
         if forwards(floor, assessment.p_true, d.threshold):
             return Verdict(Decision.FORWARD, ReasonCode.EVIDENCE_SUPPORTS, reasons)
+        if alarm_type.value in FLOOR_TYPES and self.lifecycle.prior_forwards(assessment.features, alarm_type.value):
+            # learning may raise a lethal alarm's bar for suppression, never lower it below the prior's
+            held = (f"learned from this unit's labels: would suppress (score {assessment.p_true:.2f} < "
+                    f"{d.threshold:.2f}), but the shipped prior forwards it and learning may not lower the bar "
+                    f"for a lethal alarm")
+            return Verdict(Decision.FORWARD, ReasonCode.EVIDENCE_SUPPORTS, [held, *context])
         if floor.reason and floor.reason not in reasons:
             reasons.insert(0, floor.reason)
         return Verdict(Decision.SUPPRESS, ReasonCode.EVIDENCE_AGAINST, reasons)

@@ -251,6 +251,10 @@ class ModelLifecycle:
     def contributions_one(self, x: Mapping[str, Any], alarm_type: str) -> dict[str, float]:
         return self.active.contributions_one(x, alarm_type)
 
+    def prior_forwards(self, x: Mapping[str, Any], alarm_type: str) -> bool:
+        """Whether the shipped prior, before any label, would forward this alarm."""
+        return _forwards(self.prior, x, alarm_type)
+
     # -- learning and the guard-rail -------------------------------------------------------
 
     def learn_one(self, x: Mapping[str, Any], y: bool, alarm_type: str, *, weight: float = 1.0) -> None:

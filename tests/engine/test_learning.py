@@ -234,3 +234,26 @@ def test_a_restarted_ward_resumes_from_its_signed_snapshot_and_decides_alike(tmp
         outs.append(decision(e.feed(alarm(ts, "after")), "after"))
     assert outs[0].decision == outs[1].decision == Decision.SUPPRESS
     assert outs[0].score == pytest.approx(outs[1].score) and outs[0].model_version == outs[1].model_version
+
+
+def test_learning_may_not_lower_a_lethal_alarms_bar_below_the_shipped_prior() -> None:
+    """A VT the floor lets the model judge, and the prior forwards, stays forwarded however a ward labels.
+
+    The ward calls every such VT a false alarm until the learned model scores this one under its
+    threshold; the prior still forwards it, so the verdict is forward and says why.
+    """
+    from alarmfilter.engine.scoring import Assessment
+    from alarmfilter.events.types import AlarmType
+
+    lc = ward_model_lifecycle()
+    policy = LearningPolicy(lc)
+    vt = AlarmType("ventricular_tachycardia")
+    x = {"floor_ecg_usual_gap_s": 1.2, "vt_usual_gap_min_s": 3.0, "vt_pulse_during_disturbance": 1.0,
+         "vt_stretch_regularity_max": 0.95}
+    assert lc.prior_forwards(x, vt.value)
+    for _ in range(400):
+        lc.learn_one(x, False, vt.value)
+    p = lc.predict_proba_one(x, vt.value)[True]
+    assert p < lc.thresholds[vt.value] and not lc.fallen_back
+    v = policy.decide(vt, Assessment(p, x, {}, lc.version))
+    assert v.decision == Decision.FORWARD and "shipped prior forwards it" in v.reasons[0], v.reasons
