@@ -25,6 +25,7 @@ intensive care unit: a multimodal approach. Physiol. Meas. 2016;37:1217-1232.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -227,7 +228,6 @@ class _LeadVT:
     usual_gap_s: float  # the same, counting narrow-QRS template matches as normal beats too
     narrow_gap_s: float | None  # longest stretch without a narrow-QRS match (None: no template)
     context_bpm: float = 0.0  # the rate of the rhythm the usual beat was learnt from
-    qrs_regularity: float = 0.0  # regularity of the detected beats over the tail
     spectrum: tuple[float, float] = (0.0, 0.0)  # (dominant Hz, concentration) over the last 8 s
 
 
@@ -250,16 +250,14 @@ def _vt_lead(c: Channel) -> _LeadVT:
     narrow = _gap_between(matches, t0, end, c.fs_hz)[0] if c.context_beats.size >= 4 else None
     ctx = c.context_beats
     ctx_bpm = 60.0 * c.fs_hz / float(np.median(np.diff(ctx))) if ctx.size >= 4 else 0.0
-    tail = c.peaks[c.peaks >= t0]
-    reg = regularity(tail, c.fs_hz) if tail.size >= 4 else 0.0
     f0, conc, _ = spectral_organisation(c.x[-int(8 * c.fs_hz):], c.fs_hz)
     xf = morphology_filter(c.x, c.fs_hz)
     if b.size < 3:
         usual = _gap_between(matches, t0, end, c.fs_hz)[0]
-        return _LeadVT(0, 0, 1.0, lb, ((end - t0) / c.fs_hz, t0, end), usual, narrow, ctx_bpm, reg, (f0, conc))
-    w = qrs_widths_ms(xf, b, c.fs_hz, prefiltered=True)
+        return _LeadVT(0, 0, 1.0, lb, ((end - t0) / c.fs_hz, t0, end), usual, narrow, ctx_bpm, (f0, conc))
     ref = c.context_beats
-    wref = qrs_widths_ms(xf, ref, c.fs_hz, prefiltered=True) if ref.size >= 3 else np.zeros(0)
+    widths = qrs_widths_ms(xf, np.r_[b, ref], c.fs_hz, prefiltered=True)  # one slope envelope for both
+    w, wref = widths[:b.size], (widths[b.size:] if ref.size >= 3 else np.zeros(0))
     base_w = float(np.median(wref)) if wref.size else 80.0
     corr = np.nan_to_num(template_correlation(xf, b, ref, c.fs_hz, prefiltered=True), nan=1.0)
     abnormal = (w > np.maximum(1.3 * base_w, 100.0)) | (corr < 0.6)
@@ -278,7 +276,7 @@ def _vt_lead(c: Channel) -> _LeadVT:
         if after - first + 1 >= VT_RUN_BEATS:
             matches = matches[(matches < b[first] - pad) | (matches > b[after] + pad)]
     usual = _gap_between(np.union1d(nb, matches), t0, end, c.fs_hz)[0]
-    return _LeadVT(run, chain, float(np.max(w) / max(base_w, 1.0)), lb, gap, usual, narrow, ctx_bpm, reg, (f0, conc))
+    return _LeadVT(run, chain, float(np.max(w) / max(base_w, 1.0)), lb, gap, usual, narrow, ctx_bpm, (f0, conc))
 
 
 def _stretch_quality(c: Channel, g0: int, g1: int) -> tuple[float, float]:
@@ -510,20 +508,8 @@ def _vf(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], f: dict[st
         )
 
 
-def _floor(alarm_type: str, per: dict[str, _LeadVT], ecg: list[Channel], pulse: list[Channel], end: int,
-           f: dict[str, float], t: dict[str, str]) -> None:
-    """What the lethal-alarm safety floor reads, over the last ``FLOOR_WINDOW_SECONDS`` only.
-
-    Evidence *against* the alarm: a usable lead on which the patient's usual QRS
-    recurs (template-matched beats or the narrow-QRS matched filter), a trusted
-    pulse (its rate agreed with the ECG before the window) that kept its rate,
-    strength and rhythm through the window, or a pulse whose every beat came on time.  Evidence *for* the alarm:
-    QRS-free stretches on every usable lead, a run of fast wide alike beats.
-    The decision rule lives in ``policy.floor``; here only the measurements.
-    """
-    if end <= 0:
-        return
-    w = FLOOR_WINDOW_SECONDS
+def _floor_morphology(per: dict[str, _LeadVT], w: float, f: dict[str, float], t: dict[str, str]) -> None:
+    """The floor's per-lead morphology: the usual QRS (vouches), a fibrillatory wave or a wide run (claims)."""
     # the usual beat must have been learnt from a rhythm that can be the patient's own
     learnt = {k: v for k, v in per.items() if 0.0 < v.context_bpm <= USUAL_RHYTHM_MAX_BPM}
     usual = {k: v.usual_gap_s for k, v in learnt.items()}
@@ -533,21 +519,6 @@ def _floor(alarm_type: str, per: dict[str, _LeadVT], ecg: list[Channel], pulse: 
         t["floor_ecg_usual_gap_s"] = (
             f"lead {lead}, the best usable lead, went at most {usual[lead]:.1f} s without the patient's usual QRS "
             f"in the last {w:.0f} s"
-        )
-    qrs = {c.name: max_gap_seconds(c.peaks, c.x.size - int(w * c.fs_hz), c.x.size, c.fs_hz) for c in ecg}
-    f["floor_ecg_qrs_gap_all_s"] = _na(min(qrs.values(), default=None))
-    if qrs:
-        lead = min(qrs, key=lambda k: qrs[k])
-        t["floor_ecg_qrs_gap_all_s"] = (
-            f"every usable lead went {qrs[lead]:.1f} s or more without a QRS in the last {w:.0f} s"
-        )
-    # noise and P waves mistaken for QRS come at random; a lead vouches with a regular QRS train only
-    regular = {k: g for k, g in qrs.items() if per[k].qrs_regularity >= REGULAR_TRAIN}
-    f["floor_ecg_qrs_gap_s"] = _na(min(regular.values(), default=None))
-    if regular:
-        lead = min(regular, key=lambda k: regular[k])
-        t["floor_ecg_qrs_gap_s"] = (
-            f"lead {lead} shows a regular QRS train through the last {w:.0f} s (longest pause {regular[lead]:.1f} s)"
         )
     fib = {k: v.spectrum[1] for k, v in per.items() if FIBRILLATION_HZ[0] <= v.spectrum[0] <= FIBRILLATION_HZ[1]}
     f["floor_ecg_fibrillation_conc"] = _na(max(fib.values(), default=0.0) if per else None)
@@ -561,8 +532,48 @@ def _floor(alarm_type: str, per: dict[str, _LeadVT], ecg: list[Channel], pulse: 
     if per:
         lead = max(per, key=lambda k: per[k].chain)
         t["floor_ecg_chain_beats"] = f"lead {lead} shows a run of {per[lead].chain} fast, wide, alike beats"
-    trusted = [c for c in pulse if context_rate_agreement(c, ecg) <= 0.15]
+
+
+def _tail_regularity(c: Channel) -> float:
+    """Regularity of the detected beats over the VT tail (0 with fewer than 4)."""
+    tail = c.peaks[c.peaks >= max(c.start, c.x.size - int(VT_TAIL_SECONDS * c.fs_hz))]
+    return regularity(tail, c.fs_hz) if tail.size >= 4 else 0.0
+
+
+def _floor(alarm_type: str, per_lead: Callable[[], dict[str, _LeadVT]], ecg: list[Channel], pulse: list[Channel],
+           end: int, f: dict[str, float], t: dict[str, str]) -> None:
+    """What the lethal-alarm safety floor reads, over the last ``FLOOR_WINDOW_SECONDS`` only.
+
+    Evidence *against* the alarm: a usable lead on which the patient's usual QRS
+    recurs (template-matched beats or the narrow-QRS matched filter), a trusted
+    pulse (its rate agreed with the ECG before the window) that kept its rate,
+    strength and rhythm through the window, or a pulse whose every beat came on time.
+    Evidence *for* the alarm: QRS-free stretches on every usable lead, a run of fast
+    wide alike beats.  The decision rule lives in ``policy.floor``; here only the
+    measurements.  Asystole reads only QRS trains and pulses, so it skips the per-lead morphology.
+    """
+    if end <= 0:
+        return
+    w = FLOOR_WINDOW_SECONDS
+    qrs = {c.name: max_gap_seconds(c.peaks, c.x.size - int(w * c.fs_hz), c.x.size, c.fs_hz) for c in ecg}
+    f["floor_ecg_qrs_gap_all_s"] = _na(min(qrs.values(), default=None))
+    if qrs:
+        lead = min(qrs, key=lambda k: qrs[k])
+        t["floor_ecg_qrs_gap_all_s"] = (
+            f"every usable lead went {qrs[lead]:.1f} s or more without a QRS in the last {w:.0f} s"
+        )
+    # noise and P waves mistaken for QRS come at random; a lead vouches with a regular QRS train only
+    regular = {c.name: qrs[c.name] for c in ecg if _tail_regularity(c) >= REGULAR_TRAIN}
+    f["floor_ecg_qrs_gap_s"] = _na(min(regular.values(), default=None))
+    if regular:
+        lead = min(regular, key=lambda k: regular[k])
+        t["floor_ecg_qrs_gap_s"] = (
+            f"lead {lead} shows a regular QRS train through the last {w:.0f} s (longest pause {regular[lead]:.1f} s)"
+        )
+    if alarm_type != "asystole":
+        _floor_morphology(per_lead(), w, f, t)
     _pulse_on_time(pulse, w, f, t)
+    trusted = [c for c in pulse if context_rate_agreement(c, ecg) <= 0.15]
     steady = {c.name: d for c in trusted if (d := _pulse_disturbance(c, w)) is not None}
     f["floor_pulse_disturbance"] = _na(min((v[0] for v in steady.values()), default=None))
     if steady:
@@ -629,6 +640,6 @@ def extract_evidence(
         # the waveform stops before the alarm: nothing can vouch for the rhythm through the event window
         t["floor_uncovered_s"] = f"the waveform stops {short_s:.1f} s before the alarm: its last seconds are unseen"
     elif alarm_type in LETHAL_ALARMS:
-        _floor(alarm_type, per_lead(), ecg, pulse, n, f, t)
+        _floor(alarm_type, per_lead, ecg, pulse, n, f, t)
     f = {k: (float(v) if np.isfinite(v) else NOT_AVAILABLE) for k, v in f.items()}
     return Evidence(features=f, findings=t)

@@ -94,24 +94,37 @@ def fill_missing(x: FloatArray) -> tuple[FloatArray, BoolArray]:
 
 
 @lru_cache(maxsize=64)
-def _butter_sos(low_hz: float, high_hz: float, fs_hz: float, order: int) -> FloatArray:
+def _butter_sos(low_hz: float, high_hz: float, fs_hz: float, order: int) -> tuple[FloatArray, FloatArray]:
+    """The filter's second-order sections and their step-response initial state (both fixed per design)."""
     nyq = fs_hz / 2.0
     hi = min(high_hz, 0.95 * nyq)
     if low_hz <= 0:
-        return np.asarray(sps.butter(order, hi / nyq, btype="low", output="sos"))
-    return np.asarray(sps.butter(order, [low_hz / nyq, hi / nyq], btype="band", output="sos"))
+        sos = np.asarray(sps.butter(order, hi / nyq, btype="low", output="sos"))
+    else:
+        sos = np.asarray(sps.butter(order, [low_hz / nyq, hi / nyq], btype="band", output="sos"))
+    return sos, np.asarray(sps.sosfilt_zi(sos))
 
 
 def bandpass(x: FloatArray, fs_hz: float, low_hz: float, high_hz: float, order: int = 2) -> FloatArray:
     """Zero-phase Butterworth band-pass (low-pass when ``low_hz`` is 0).
 
-    Zero phase keeps beat times aligned across filters and channels.
+    Zero phase keeps beat times aligned across filters and channels.  The same as
+    ``scipy.signal.sosfiltfilt`` with odd padding, with the initial state computed once per design.
+
+    >>> x = np.sin(np.arange(2000) / 7.0) + np.random.default_rng(0).standard_normal(2000)
+    >>> sos = _butter_sos(5.0, 15.0, 250.0, 2)[0]
+    >>> bool(np.allclose(bandpass(x, 250.0, 5.0, 15.0), sps.sosfiltfilt(sos, x, padlen=60)))
+    True
     """
-    sos = _butter_sos(float(low_hz), float(high_hz), float(fs_hz), int(order))
-    padlen = min(x.size - 1, 3 * (2 * sos.shape[0] + 1) * 4)
     if x.size < 16:
         return x - np.mean(x) if x.size else x
-    return np.asarray(sps.sosfiltfilt(sos, x, padlen=padlen))
+    sos, zi = _butter_sos(float(low_hz), float(high_hz), float(fs_hz), int(order))
+    n = min(x.size - 1, 3 * (2 * sos.shape[0] + 1) * 4)
+    ext = np.concatenate((2 * x[0] - x[n:0:-1], x, 2 * x[-1] - x[-2:-n - 2:-1]))
+    y, _ = sps.sosfilt(sos, ext, zi=zi * ext[0])
+    y = y[::-1]
+    y, _ = sps.sosfilt(sos, y, zi=zi * y[0])
+    return np.asarray(y[::-1][n:-n])
 
 
 def moving_mean(x: FloatArray, n: int) -> FloatArray:
