@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from alarmfilter.signals.evidence import NOT_AVAILABLE, VT_RUN_BEATS
+from alarmfilter.signals.evidence import ASYSTOLE_PAUSE_SECONDS, NOT_AVAILABLE, VT_RUN_BEATS
 
 #: alarm types under the floor
 FLOOR_TYPES = ("asystole", "ventricular_tachycardia", "ventricular_flutter_fib")
@@ -72,7 +72,7 @@ VT_PULSE_ON_TIME: tuple[tuple[str, float, bool], ...] = (
 #: usable lead, an organised 3-9 Hz oscillation carrying half the ECG's power (VF), a run of
 #: >= 5 fast wide alike beats (VT)
 ECG_CLAIMS: dict[str, tuple[tuple[str, float], ...]] = {
-    "asystole": (("floor_ecg_qrs_gap_all_s", 4.0),),
+    "asystole": (("floor_ecg_qrs_gap_all_s", ASYSTOLE_PAUSE_SECONDS),),
     "ventricular_flutter_fib": (("floor_ecg_fibrillation_conc", 0.5), ("floor_ecg_usual_gap_s", 4.0)),
     "ventricular_tachycardia": (("floor_ecg_chain_beats", float(VT_RUN_BEATS)),),
 }

@@ -35,7 +35,7 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
     "brady_hr5_most_bpm": "slowest 5-beat rate of the most bradycardic usable channel",
     "floor_ecg_usual_gap_s": "safety floor: longest break in the patient's usual QRS over the last 10 s, best usable lead",
     "floor_ecg_qrs_gap_s": "safety floor: longest QRS-free stretch over the last 10 s, best usable lead with a regular QRS train",
-    "floor_ecg_qrs_gap_all_s": "safety floor: longest QRS-free stretch over the last 10 s, best usable lead",
+    "floor_ecg_qrs_gap_all_s": "safety floor: longest QRS-free stretch a lead recorded (not frozen, pinned at its rail or missing) over the last 10 s, best usable lead that recorded >= 4 s",
     "floor_ecg_fibrillation_conc": "safety floor: spectral concentration at a 3-9 Hz dominant frequency over the last 8 s, any usable lead",
     "floor_ecg_chain_beats": "safety floor: longest run of fast, wide, alike beats, any usable lead",
     "floor_pulse_shortest_s": "safety floor: shortest pulse interval over the last 10 s, usable pulse whose beats strayed least",

@@ -49,7 +49,7 @@ from alarmfilter.signals.rhythm import (
     spectral_organisation,
     template_correlation,
 )
-from alarmfilter.signals.sqi import flat_onset_fraction
+from alarmfilter.signals.sqi import flat_onset_fraction, unrecorded
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -66,6 +66,8 @@ NORMAL_CORR = 0.75
 NOT_AVAILABLE = -999.0
 #: the VT criterion: a run of at least this many ventricular beats (> 100 bpm)
 VT_RUN_BEATS = 5
+#: the asystole criterion: no QRS for at least this long
+ASYSTOLE_PAUSE_SECONDS = 4.0
 
 #: the safety floor's event window: the Challenge puts the event onset within 10 s of the alarm
 FLOOR_WINDOW_SECONDS = 10.0
@@ -534,6 +536,18 @@ def _floor_morphology(per: dict[str, _LeadVT], w: float, f: dict[str, float], t:
         t["floor_ecg_chain_beats"] = f"lead {lead} shows a run of {per[lead].chain} fast, wide, alike beats"
 
 
+def _recorded_qrs_gap(c: Channel, w: float) -> float | None:
+    """Longest QRS-free stretch the lead actually recorded over the last ``w`` s (None: it recorded
+    less than the asystole criterion's 4 s, so it can show neither a pause nor its absence)."""
+    t0 = c.x.size - int(w * c.fs_hz)
+    rec = ~unrecorded(c.x[t0:], c.missing[t0:], c.fs_hz)
+    if rec.sum() < ASYSTOLE_PAUSE_SECONDS * c.fs_hz:
+        return None
+    rec[c.peaks[c.peaks >= t0] - t0] = False
+    starts, ends = runs_of_true(rec)
+    return float(np.max(ends - starts)) / c.fs_hz if starts.size else 0.0
+
+
 def _tail_regularity(c: Channel) -> float:
     """Regularity of the detected beats over the VT tail (0 with fewer than 4)."""
     tail = c.peaks[c.peaks >= max(c.start, c.x.size - int(VT_TAIL_SECONDS * c.fs_hz))]
@@ -556,11 +570,13 @@ def _floor(alarm_type: str, per_lead: Callable[[], dict[str, _LeadVT]], ecg: lis
         return
     w = FLOOR_WINDOW_SECONDS
     qrs = {c.name: max_gap_seconds(c.peaks, c.x.size - int(w * c.fs_hz), c.x.size, c.fs_hz) for c in ecg}
-    f["floor_ecg_qrs_gap_all_s"] = _na(min(qrs.values(), default=None))
-    if qrs:
-        lead = min(qrs, key=lambda k: qrs[k])
+    # the claim counts only what a lead recorded: a lead frozen or pinned at its rail shows no heart at all
+    seen = {c.name: g for c in ecg if (g := _recorded_qrs_gap(c, w)) is not None}
+    f["floor_ecg_qrs_gap_all_s"] = _na(min(seen.values(), default=None))
+    if seen:
+        lead = min(seen, key=lambda k: seen[k])
         t["floor_ecg_qrs_gap_all_s"] = (
-            f"every usable lead went {qrs[lead]:.1f} s or more without a QRS in the last {w:.0f} s"
+            f"every usable lead recorded {seen[lead]:.1f} s or more without a QRS in the last {w:.0f} s"
         )
     # noise and P waves mistaken for QRS come at random; a lead vouches with a regular QRS train only
     regular = {c.name: qrs[c.name] for c in ecg if _tail_regularity(c) >= REGULAR_TRAIN}

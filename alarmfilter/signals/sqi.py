@@ -50,6 +50,28 @@ class ChannelQuality:
         )
 
 
+def unrecorded(x: FloatArray, missing: BoolArray, fs_hz: float, min_seconds: float = 0.4) -> BoolArray:
+    """Samples that show nothing of the heart: missing, or in a run of at least ``min_seconds``
+    frozen exactly still or pinned at the trace's own rail (a lead off, a saturated amplifier).
+
+    >>> x = np.r_[np.sin(np.arange(500)), np.full(300, 1.0), np.sin(np.arange(200))]
+    >>> m = unrecorded(x, np.zeros(1000, bool), 250.0)
+    >>> int(m.sum()), bool(m[600]), bool(m[100])
+    (300, True, False)
+    """
+    if x.size < 2:
+        return np.ones(x.size, dtype=bool)
+    lo, hi = float(np.min(x)), float(np.max(x))
+    tol = 0.01 * (hi - lo)
+    still = np.r_[np.abs(np.diff(x)) < 1e-9, False] | (x >= hi - tol) | (x <= lo + tol)
+    starts, ends = runs_of_true(still)
+    out = missing.copy()
+    for a, b in zip(starts, ends):
+        if b - a >= int(min_seconds * fs_hz):
+            out[a:b] = True
+    return out
+
+
 def flat_fraction(x: FloatArray, missing: BoolArray, fs_hz: float, min_seconds: float = 0.4) -> float:
     """Fraction of samples inside runs where the signal does not move at all.
 

@@ -70,6 +70,21 @@ def test_asystole_real_pause_vs_ecg_dropout_with_pulses() -> None:
     assert "ABP" in false_asy.findings["asy_pulse_gap_min_s"]
 
 
+def test_a_lead_pinned_at_its_rail_claims_no_asystole() -> None:
+    """Leads that come off into saturation record nothing; a steady pulse then vouches. A real pause still claims."""
+    normal = beat_times(SEC, 75.0)
+    sig = _bed(normal)
+    for k in ("II", "V"):  # both leads saturate at their rail for the last 6 s
+        sig[k][int(34 * FS):] = sig[k].max() + 0.001 * np.random.default_rng(1).standard_normal(sig[k].size - int(34 * FS))
+    off = _ev("asystole", sig)
+    check = check_floor("asystole", off.features, off.findings)
+    assert off.features["floor_ecg_qrs_gap_all_s"] < 4.0 and check.may_suppress, check.reason
+    paused = normal[(normal < 30.0) | (normal > 38.0)]
+    real = _ev("asystole", _bed(paused))
+    assert real.features["floor_ecg_qrs_gap_all_s"] >= 4.0
+    assert not check_floor("asystole", real.features, real.findings).may_suppress
+
+
 def test_brady_and_tachy_rates() -> None:
     brady = _ev("extreme_bradycardia", _bed(beat_times(SEC, 35.0)))
     assert brady.features["brady_hr5_median_bpm"] == pytest.approx(35.0, abs=2.0)
