@@ -142,7 +142,7 @@ def check_floor(alarm_type: str, features: Mapping[str, float],
 
 
 def _pulse_vouches(alarm_type: str, features: Mapping[str, float]) -> str | None:
-    """The feature by which a trusted pulse disproves the alarm, or None.
+    """The feature by which a pulse disproves the alarm, or None.
 
     >>> _pulse_vouches("ventricular_tachycardia", {"floor_pulse_shortest_s": 0.8, "floor_pulse_early_ratio": 0.95,
     ...     "floor_pulse_late_ratio": 1.05, "floor_pulse_weakest_ratio": 0.7})
