@@ -602,6 +602,16 @@ def _floor(alarm_type: str, per_lead: Callable[[], dict[str, _LeadVT]], ecg: lis
         )
 
 
+def _last_finite(v: FloatArray, end: int, first: int) -> int:
+    """One past the last finite sample of ``v[:end]`` (0 if none), reading the window ``[first, end)``
+    first: the whole record is scanned only when the window is all missing."""
+    for lo in (first, 0):
+        i = np.flatnonzero(np.isfinite(np.asarray(v[lo:end], dtype=np.float64)))
+        if i.size:
+            return lo + int(i[-1]) + 1
+    return 0
+
+
 def extract_evidence(
     alarm_type: str,
     signals: dict[str, FloatArray],
@@ -649,8 +659,7 @@ def extract_evidence(
         _vt(per_lead(), ecg, pulse, f, t)
         _asystole(chs, ecg, pulse, n, f, t)
     # seconds before the alarm the signals do not show: beyond the buffer, or missing on every channel
-    seen = [np.flatnonzero(np.isfinite(np.asarray(v[:end], dtype=np.float64))) for v in signals.values()]
-    last = max((int(i[-1]) + 1 for i in seen if i.size), default=0)
+    last = max((_last_finite(v, end, first) for v in signals.values()), default=0)
     short_s = uncovered_seconds + ((int(alarm_index) - last) / fs_hz if fs_hz > 0 else 0.0)
     if alarm_type in LETHAL_ALARMS and short_s > FLOOR_MAX_UNCOVERED_SECONDS:
         # the waveform stops before the alarm: nothing can vouch for the rhythm through the event window
