@@ -9,6 +9,7 @@ on real records (../shared/data; skipped when absent) and check the counters dri
 from __future__ import annotations
 
 import functools
+import sys
 import time
 
 import numpy as np
@@ -127,7 +128,15 @@ def test_feature_extraction_raising_forwards(monkeypatch):
 def test_extraction_over_its_budget_fails_open_without_waiting_for_it():
     evs, _ = events_of("a103l")
     eng = engine(budget_seconds=1e-6)  # the real extraction on a real record takes longer than 1 us
-    d = the_decision(run(eng, evs))
+    # the watchdog's wait ends after 1 us, but the waiting thread then needs the GIL back from the
+    # extraction thread, which Python hands over only every switch interval (5 ms by default): a
+    # ~6-ms extraction could finish first. A short interval makes the test measure the watchdog.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        d = the_decision(run(eng, evs))
+    finally:
+        sys.setswitchinterval(interval)
     assert (d.decision, d.reason_code) == ("forward", "scorer_error")
     assert "EvidenceTimeout" in d.reasons[0]
     assert eng.scorer.watchdog.stats["evidence_timeouts"] + eng.scorer.watchdog.stats["evidence_busy"] == 1
