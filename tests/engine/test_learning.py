@@ -7,7 +7,9 @@ import pytest
 from alarmfilter.engine import BedEngine, EngineConfig
 from alarmfilter.engine.factory import engine_factory
 from alarmfilter.engine.learning import LearningPolicy, LearningScorer
+from alarmfilter.engine.scoring import Assessment
 from alarmfilter.events import Alarm, Decision, ReasonCode
+from alarmfilter.events.types import AlarmType
 from alarmfilter.model.lifecycle import SnapshotStore
 from alarmfilter.model.loading import ward_model_lifecycle
 from alarmfilter.replay import Ward
@@ -242,9 +244,6 @@ def test_learning_may_not_lower_a_lethal_alarms_bar_below_the_shipped_prior() ->
     The ward calls every such VT a false alarm until the learned model scores this one under its
     threshold; the prior still forwards it, so the verdict is forward and says why.
     """
-    from alarmfilter.engine.scoring import Assessment
-    from alarmfilter.events.types import AlarmType
-
     lc = ward_model_lifecycle()
     policy = LearningPolicy(lc)
     vt = AlarmType("ventricular_tachycardia")
