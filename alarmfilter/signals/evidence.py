@@ -366,6 +366,14 @@ def _vt(per: dict[str, _LeadVT], ecg: list[Channel], pulse: list[Channel], f: di
         t["vt_chain_max_beats"] = f"longest run of fast, wide, alike beats per lead: {desc}"
 
 
+def _usual_pulse(c: Channel) -> tuple[float, float] | None:
+    """The pulse's usual interval (samples) and amplitude before the analysis window; None with < 4 beats."""
+    ctx = c.context_beats
+    if ctx.size < 4:
+        return None
+    return float(np.median(np.diff(ctx))), float(np.median(pulse_amplitudes(c.x, ctx, c.fs_hz)))
+
+
 def _pulse_disturbance(c: Channel, tail_seconds: float) -> tuple[float, float, float, float] | None:
     """How much the pulse changed over the last ``tail_seconds`` against the pre-alarm context.
 
@@ -374,13 +382,12 @@ def _pulse_disturbance(c: Channel, tail_seconds: float) -> tuple[float, float, f
     weakest-beat amplitude and longest pause: 0 for a circulation the
     "arrhythmia" left untouched, >= 0.5 when pulses slow, shrink or drop out.
     """
-    ctx = c.context_beats
-    if ctx.size < 4:
+    usual = _usual_pulse(c)
+    if usual is None:
         return None
+    rr_ctx, amp_ctx = usual
     t0 = c.x.size - int(tail_seconds * c.fs_hz)
     tail = c.peaks[c.peaks >= t0]
-    rr_ctx = float(np.median(np.diff(ctx)))
-    amp_ctx = float(np.median(pulse_amplitudes(c.x, ctx, c.fs_hz)))
     if tail.size < 2 or amp_ctx <= 0:
         return 3.0, 0.0, 0.0, tail_seconds * c.fs_hz / max(rr_ctx, 1.0)
     amps = pulse_amplitudes(c.x, tail, c.fs_hz) / amp_ctx
@@ -404,13 +411,12 @@ def _pulse_beats(c: Channel, tail_seconds: float) -> tuple[float, float, float, 
     usual amplitude); the stretch from the last pulse to the alarm counts as an interval.  A VT run
     shows beat by beat: fast pulses (> 100 bpm) if it perfuses, a dropped or weak pulse if not.
     """
-    ctx = c.context_beats
     fs = c.fs_hz
     t0 = c.x.size - int(tail_seconds * fs)
-    if ctx.size < 4 or t0 <= 0:
+    usual = _usual_pulse(c)
+    if usual is None or t0 <= 0:
         return None
-    rr0 = float(np.median(np.diff(ctx)))
-    amp0 = float(np.median(pulse_amplitudes(c.x, ctx, fs)))
+    rr0, amp0 = usual
     inside = c.peaks[c.peaks >= t0]
     before = c.peaks[c.peaks < t0]
     if amp0 <= 0 or rr0 <= 0 or inside.size < 2 or before.size == 0:
@@ -448,14 +454,13 @@ def _pulse_during(pulse: list[Channel], g0: int, g1: int, prefix: str, f: dict[s
     """
     best: tuple[float, str, float, float] | None = None
     for c in pulse:
-        ctx = c.context_beats
-        if ctx.size < 4 or g1 <= g0:
+        usual = _usual_pulse(c)
+        if usual is None or g1 <= g0:
             continue
+        rr_ctx, amp_ctx = usual
         fs = c.fs_hz
         a0, a1 = g0 + int(0.1 * fs), min(g1 + int(0.5 * fs), c.x.size)
         a0 = max(0, min(a0, a1 - int(3.0 * fs)))  # judge at least 3 s of pulses
-        rr_ctx = float(np.median(np.diff(ctx)))
-        amp_ctx = float(np.median(pulse_amplitudes(c.x, ctx, fs)))
         inside = c.peaks[(c.peaks >= a0) & (c.peaks < a1)]
         expected = max((a1 - a0) / rr_ctx, 1.0)
         amps = pulse_amplitudes(c.x, inside, fs) / max(amp_ctx, 1e-9) if inside.size else np.zeros(1)
