@@ -51,6 +51,11 @@ ECG_VOUCH_FEATURE: dict[str, str] = {
     "ventricular_flutter_fib": "floor_ecg_usual_gap_s",
     "ventricular_tachycardia": "floor_ecg_usual_gap_s",
 }
+#: The 15-40 Hz matched filter finds the usual QRS under a slow artifact, but a wide ventricular beat
+#: can ring like it in that band.  With a usable pulse the learned score has a second witness to judge
+#: a VT by; with none, a lead vouches against a VT only with beats the detector found and the template
+#: confirmed: the two looks at the ECG must agree before the ECG alone lets a VT alarm go.
+ECG_VOUCH_FEATURE_WITHOUT_PULSE: dict[str, str] = {"ventricular_tachycardia": "floor_ecg_template_gap_s"}
 #: largest pulse disturbance (max |log change| of rate, amplitude, pause) that still vouches
 #: against asystole and VF: they stop the pulse (a 4-s pause is ~5 usual beats, log 5 = 1.6),
 #: so a pulse within a factor 1.65 (log = 0.5) of its earlier self disproves them.
@@ -113,6 +118,11 @@ def check_floor(alarm_type: str, features: Mapping[str, float],
     'no trustworthy channel shows the rhythm absent (safety floor): forwarded'
     >>> check_floor("extreme_bradycardia", {}).may_suppress
     True
+    >>> vt = {"floor_ecg_usual_gap_s": 1.0, "floor_ecg_template_gap_s": 3.0}  # matched filter only
+    >>> check_floor("ventricular_tachycardia", vt | {"n_pulse_usable": 1.0}).may_suppress
+    True
+    >>> check_floor("ventricular_tachycardia", vt | {"n_pulse_usable": 0.0}).may_suppress  # no second witness
+    False
     """
     findings = findings or {}
     if alarm_type == "extreme_tachycardia":
@@ -128,6 +138,8 @@ def check_floor(alarm_type: str, features: Mapping[str, float],
     if claim is not None and alarm_type in CLAIM_FIRST:
         return claim
     gap_key = ECG_VOUCH_FEATURE[alarm_type]
+    if _value(features, "n_pulse_usable") == 0.0:
+        gap_key = ECG_VOUCH_FEATURE_WITHOUT_PULSE.get(alarm_type, gap_key)
     gap = _value(features, gap_key)
     if gap is not None and gap < ECG_VOUCH_GAP_S[alarm_type]:
         return FloorCheck(True, findings.get(gap_key, f"a usable ECG lead shows QRS every < {gap:.1f} s"))

@@ -34,6 +34,7 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
     "tachy_hr17_most_bpm": "fastest 17-beat rate of the most tachycardic usable channel",
     "brady_hr5_most_bpm": "slowest 5-beat rate of the most bradycardic usable channel",
     "floor_ecg_usual_gap_s": "safety floor: longest break in the patient's usual QRS over the last 10 s, best usable lead",
+    "floor_ecg_template_gap_s": "safety floor: the same, counting only detected beats that match the template (vouches against VT with no usable pulse)",
     "floor_ecg_qrs_gap_s": "safety floor: longest QRS-free stretch over the last 10 s, best usable lead with a regular QRS train",
     "floor_ecg_qrs_gap_all_s": "safety floor: longest QRS-free stretch a lead recorded (not frozen, pinned at its rail or missing) over the last 10 s, best usable lead that recorded >= 4 s",
     "floor_ecg_fibrillation_conc": "safety floor: spectral concentration at a 3-9 Hz dominant frequency over the last 8 s, any usable lead",

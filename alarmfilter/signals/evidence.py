@@ -527,6 +527,15 @@ def _floor_morphology(per: dict[str, _LeadVT], w: float, f: dict[str, float], t:
             f"lead {lead}, the best usable lead, went at most {usual[lead]:.1f} s without the patient's usual QRS "
             f"in the last {w:.0f} s"
         )
+    # the same without the 15-40 Hz matched filter: only beats the detector found and the template confirmed
+    detected = {k: v.gap[0] for k, v in learnt.items()}
+    f["floor_ecg_template_gap_s"] = _na(min(detected.values(), default=None))
+    if detected:
+        lead = min(detected, key=lambda k: detected[k])
+        t["floor_ecg_template_gap_s"] = (
+            f"lead {lead} showed the patient's usual beat (detected, matching its template) at least every "
+            f"{detected[lead]:.1f} s in the last {w:.0f} s"
+        )
     fib = {k: v.spectrum[1] for k, v in per.items() if FIBRILLATION_HZ[0] <= v.spectrum[0] <= FIBRILLATION_HZ[1]}
     f["floor_ecg_fibrillation_conc"] = _na(max(fib.values(), default=0.0) if per else None)
     if fib:

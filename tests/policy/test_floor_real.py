@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from alarmfilter.datasets.challenge import read_alarms
+from alarmfilter.datasets.challenge import read_alarms, read_challenge
 from alarmfilter.engine.learning import LearningPolicy
 from alarmfilter.engine.scoring import Assessment
 from alarmfilter.events.types import AlarmType, Decision, ReasonCode
 from alarmfilter.model.crossval import cross_validate, extract_rows, summarise
 from alarmfilter.model.loading import ward_model_lifecycle
 from alarmfilter.policy.floor import check_floor, forwards
+from alarmfilter.signals.preprocess import channel_kind
 from tests.datasets.vfdb_records import ASYSTOLE, VF, VT, suppressed, vfdb_alarm_records
 
 DEV = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "challenge2015-dev"
@@ -54,6 +55,25 @@ def test_vfdb_vt_sensitivity_and_noise_alarms() -> None:
     assert len(suppressed(true_vt)) <= 0.03 * len(true_vt)  # VT sensitivity >= 0.97
     noise = vfdb_alarm_records(label=False)
     assert len(suppressed(noise)) >= len(noise) / 2  # at least half the noise alarms held back
+
+
+@pytest.mark.slow
+def test_taking_the_pulse_away_never_lets_a_true_challenge_vt_go() -> None:
+    """vfdb's blind half is ECG only: a true VT forwarded with its pulse must stay forwarded without it.
+
+    Fails without the pulse-free vouching rule: v194s, v290s and v772s were held by the learned score's
+    pulse features alone, because the 15-40 Hz matched filter found "usual QRS" among the VT beats.
+    """
+    if not DEV.exists():
+        pytest.skip("../shared/data/challenge2015-dev is absent: real-data floor tests skipped")
+    true_vt = [read_challenge(DEV / n) for n, (t, y) in read_alarms(DEV).items()
+               if t == "ventricular_tachycardia" and y]
+    ecg_only = [r._replace(signals={k: v for k, v in r.signals.items()
+                                    if channel_kind(k, r.units.get(k, "")) == "ecg"}) for r in true_vt]
+    assert len(true_vt) == 36 and all(len(e.signals) < len(r.signals) for r, e in zip(true_vt, ecg_only))
+    with_pulse = set(suppressed(true_vt))
+    assert len(with_pulse) <= 1  # v534s: its ECG shows the usual QRS every 0.5 s by both looks
+    assert set(suppressed(ecg_only)) <= with_pulse
 
 
 def test_shipped_prior_forwards_every_true_challenge_asystole_and_vf(lethal_rows: list[dict]) -> None:
