@@ -97,8 +97,13 @@ def pulse_transit_samples(ecg: Channel, pulse: Channel) -> int:
     return int(np.median(lags)) if lags.size else int(0.2 * ecg.fs_hz)
 
 
-def agreement(ch: Channel, others: list[Channel]) -> float:
-    """Best fraction of this channel's window beats confirmed by another channel (bSQI-like)."""
+def agreement(ch: Channel, others: list[Channel], since: int | None = None) -> float:
+    """Best fraction of this channel's window beats (or its beats from sample ``since``) confirmed by
+    another usable channel (bSQI-like); 0 when there is none."""
+
+    def beats(c: Channel) -> IntArray:
+        return c.beats if since is None else c.peaks[c.peaks >= since]
+
     best = 0.0
     tol = int(0.15 * ch.fs_hz)
     for o in others:
@@ -112,7 +117,7 @@ def agreement(ch: Channel, others: list[Channel]) -> float:
             lag = -pulse_transit_samples(o, ch)
         else:
             lag = 0
-        best = max(best, match_fraction(ch.beats, o.beats, tol=tol, lag=lag))
+        best = max(best, match_fraction(beats(ch), beats(o), tol=tol, lag=lag))
     return best
 
 

@@ -79,6 +79,8 @@ FLOOR_MAX_UNCOVERED_SECONDS = 0.5
 USUAL_RHYTHM_MAX_BPM = 150.0
 #: regularity (1 - robust CV of RR) below which a beat train is chaos: noise, not a rhythm
 REGULAR_TRAIN = 0.5
+#: share of a lead's beats another channel must confirm before its QRS train can vouch against asystole
+CONFIRMED_FRACTION = 0.5
 #: dominant-frequency band of ventricular fibrillation and flutter (180-540 per minute)
 FIBRILLATION_HZ = (3.0, 9.0)
 #: alarm types whose suppression needs affirmative evidence that the rhythm is absent
@@ -562,6 +564,12 @@ def _recorded_qrs_gap(c: Channel, w: float) -> float | None:
     return float(np.max(ends - starts)) / c.fs_hz if starts.size else 0.0
 
 
+def _confirmed(c: Channel, others: list[Channel], w: float) -> bool:
+    """At least half of the channel's beats over the last ``w`` s recur on another usable channel (the
+    pulse a pulse-transit later); a channel with no other to compare with stands alone."""
+    return not others or agreement(c, others, since=c.x.size - int(w * c.fs_hz)) >= CONFIRMED_FRACTION
+
+
 def _tail_regularity(c: Channel) -> float:
     """Regularity of the detected beats over the VT tail (0 with fewer than 4)."""
     tail = c.peaks[c.peaks >= max(c.start, c.x.size - int(VT_TAIL_SECONDS * c.fs_hz))]
@@ -572,7 +580,8 @@ def _floor(alarm_type: str, per_lead: Callable[[], dict[str, _LeadVT]], ecg: lis
            end: int, f: dict[str, float], t: dict[str, str]) -> None:
     """What the lethal-alarm safety floor reads, over the last ``FLOOR_WINDOW_SECONDS`` only.
 
-    Evidence *against* the alarm: a usable lead on which the patient's usual QRS
+    Evidence *against* the alarm: a regular QRS train that another usable channel
+    confirms (asystole), a usable lead on which the patient's usual QRS
     recurs (template-matched beats or the narrow-QRS matched filter), a trusted
     pulse (its rate agreed with the ECG before the window) that kept its rate,
     strength and rhythm through the window, or a pulse whose every beat came on time.
@@ -592,8 +601,11 @@ def _floor(alarm_type: str, per_lead: Callable[[], dict[str, _LeadVT]], ecg: lis
         t["floor_ecg_qrs_gap_all_s"] = (
             f"every usable lead recorded {seen[lead]:.1f} s or more without a QRS in the last {w:.0f} s"
         )
-    # noise and P waves mistaken for QRS come at random; a lead vouches with a regular QRS train only
-    regular = {c.name: qrs[c.name] for c in ecg if _tail_regularity(c) >= REGULAR_TRAIN}
+    # noise and P waves mistaken for QRS come at random; a lead vouches with a regular QRS train only,
+    # and one that another usable channel confirms: a beat shows on every lead and makes a pulse
+    usable = ecg + pulse
+    regular = {c.name: qrs[c.name] for c in ecg if _tail_regularity(c) >= REGULAR_TRAIN
+               and _confirmed(c, [o for o in usable if o is not c], w)}
     f["floor_ecg_qrs_gap_s"] = _na(min(regular.values(), default=None))
     if regular:
         lead = min(regular, key=lambda k: regular[k])

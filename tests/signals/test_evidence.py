@@ -85,6 +85,22 @@ def test_a_lead_pinned_at_its_rail_claims_no_asystole() -> None:
     assert not check_floor("asystole", real.features, real.findings).may_suppress
 
 
+def test_a_qrs_train_no_other_channel_confirms_does_not_vouch_against_asystole() -> None:
+    """A beat shows on every lead: complexes on II that V, recording a flat line, does not show may be
+    noise or agonal lumps (vfdb 427's true asystole with noise added), and cannot vouch alone."""
+    before = beat_times(30.0, 75.0)
+    lumps = np.r_[before, np.arange(30.5, SEC - 0.2, 1.0)]
+    quiet = {"II": ecg(SEC, lumps), "V": ecg(SEC, before, amp_mv=0.8, seed=3)}
+    quiet["V"][int(30 * FS):] = 0.02 * np.random.default_rng(2).standard_normal(quiet["V"].size - int(30 * FS))
+    both = {"II": ecg(SEC, lumps), "V": ecg(SEC, lumps, amp_mv=0.8, seed=3)}
+    units = {"II": "mV", "V": "mV"}
+    alone, confirmed = (extract_evidence("asystole", sig, units, FS, int(SEC * FS)) for sig in (quiet, both))
+    assert alone.features["floor_ecg_qrs_gap_s"] == NOT_AVAILABLE
+    assert not check_floor("asystole", alone.features, alone.findings).may_suppress
+    assert confirmed.features["floor_ecg_qrs_gap_s"] < 1.5
+    assert check_floor("asystole", confirmed.features, confirmed.findings).may_suppress
+
+
 def test_brady_and_tachy_rates() -> None:
     brady = _ev("extreme_bradycardia", _bed(beat_times(SEC, 35.0)))
     assert brady.features["brady_hr5_median_bpm"] == pytest.approx(35.0, abs=2.0)
