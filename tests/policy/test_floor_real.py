@@ -9,8 +9,10 @@ alarms was not actionable still forwards every alarm the floor holds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from alarmfilter.datasets.challenge import read_alarms, read_challenge
@@ -20,6 +22,7 @@ from alarmfilter.events.types import AlarmType, Decision, ReasonCode
 from alarmfilter.model.crossval import cross_validate, extract_rows, summarise
 from alarmfilter.model.loading import ward_model_lifecycle
 from alarmfilter.policy.floor import check_floor, forwards
+from alarmfilter.signals.evidence import extract_evidence
 from alarmfilter.signals.preprocess import channel_kind
 from tests.datasets.vfdb_records import ASYSTOLE, VF, VT, suppressed, vfdb_alarm_records
 
@@ -107,3 +110,47 @@ def test_no_learned_update_suppresses_an_alarm_the_floor_forwards(lethal_rows: l
         p = lifecycle.predict_proba_one(r["features"], r["type"])[True]
         v = policy.decide(t, Assessment(p, r["features"], r.get("findings", {}), lifecycle.version))
         assert v.decision == Decision.FORWARD and v.reason_code == ReasonCode.SAFETY_FLOOR, (r["record"], p)
+
+
+#: changes to the ECG that keep every alarm's truth: monitor gain, mains pick-up, breathing wander
+ECG_PERTURBATIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "gain x0.5": lambda x, t: 0.5 * x,
+    "gain x2": lambda x, t: 2.0 * x,
+    "60-Hz mains, 50 uV": lambda x, t: x + 0.05 * np.sin(2 * np.pi * 60.0 * t),
+    "baseline wander, 0.5 mV at 0.3 Hz": lambda x, t: x + 0.5 * np.sin(2 * np.pi * 0.3 * t),
+}
+
+
+@pytest.fixture(scope="module")
+def true_lethal() -> list:
+    """Every true asystole, VT and VF alarm of both dev sets."""
+    if not DEV.exists():
+        pytest.skip("../shared/data/challenge2015-dev is absent: real-data floor tests skipped")
+    recs = [read_challenge(DEV / n) for n, (t, y) in read_alarms(DEV).items()
+            if y and t in (*LETHAL, "ventricular_tachycardia")]
+    return recs + vfdb_alarm_records(types=(VF, ASYSTOLE, VT), label=True)
+
+
+def _missed(records: list) -> set[str]:
+    from alarmfilter.model import load_prior
+
+    prior = load_prior()
+    out = set()
+    for r in records:
+        ev = extract_evidence(r.alarm_type, r.signals, r.units, r.fs_hz, min(len(v) for v in r.signals.values()))
+        p = prior.predict_proba_one(ev.features, r.alarm_type)[True]
+        if not forwards(check_floor(r.alarm_type, ev.features, ev.findings), p, prior.thresholds[r.alarm_type]):
+            out.add(r.name)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("change", ECG_PERTURBATIONS)
+def test_an_ecg_change_that_keeps_the_truth_loses_no_true_lethal_alarm(true_lethal: list, change: str) -> None:
+    before = _missed(true_lethal)
+    assert len(true_lethal) == 68 and before <= {"v534s"}
+    f = ECG_PERTURBATIONS[change]
+    changed = [r._replace(signals={k: f(v, np.arange(len(v)) / r.fs_hz)
+                                   if channel_kind(k, r.units.get(k, "")) == "ecg" else v
+                                   for k, v in r.signals.items()}) for r in true_lethal]
+    assert _missed(changed) <= before
