@@ -127,6 +127,18 @@ def bandpass(x: FloatArray, fs_hz: float, low_hz: float, high_hz: float, order: 
     return np.asarray(y[::-1][n:-n])
 
 
+@lru_cache(maxsize=32)
+def hann(n: int) -> FloatArray:
+    """The Hann window of ``n`` samples, computed once per length (read-only: windows are shared).
+
+    >>> bool(np.array_equal(hann(8), np.hanning(8))), hann(8).flags.writeable
+    (True, False)
+    """
+    w = np.hanning(n)
+    w.flags.writeable = False
+    return w
+
+
 def moving_mean(x: FloatArray, n: int) -> FloatArray:
     """Centred moving mean of width ``n`` samples (cumulative-sum, O(len)).
 
@@ -134,12 +146,16 @@ def moving_mean(x: FloatArray, n: int) -> FloatArray:
     [1.0, 1.0, 2.0, 2.0]
     """
     n = max(int(n), 1)
-    if n == 1:
+    if n == 1 or x.size == 0:
         return x.astype(np.float64, copy=True)
     pad_l = n // 2
-    pad_r = n - 1 - pad_l
-    xp = np.pad(x, (pad_l, pad_r), mode="edge")
-    c = np.cumsum(np.concatenate(([0.0], xp)))
+    # one buffer: a leading 0, the edge-padded signal, summed in place (no pad/concatenate copies)
+    c = np.empty(x.size + n)
+    c[0] = 0.0
+    c[1:pad_l + 1] = x[0]
+    c[pad_l + 1:pad_l + 1 + x.size] = x
+    c[pad_l + 1 + x.size:] = x[-1]
+    np.cumsum(c, out=c)
     return np.asarray((c[n:] - c[:-n]) / n)
 
 

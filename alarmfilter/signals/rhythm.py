@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import signal as sps
 
-from alarmfilter.signals.preprocess import bandpass, moving_mean, runs_of_true
+from alarmfilter.signals.preprocess import bandpass, hann, moving_mean, runs_of_true
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -148,7 +148,7 @@ def spectral_organisation(x: FloatArray, fs_hz: float) -> tuple[float, float, fl
     if x.size < int(2 * fs_hz):
         return 0.0, 0.0, 0.0
     xc = x - np.mean(x)
-    spec = np.abs(np.fft.rfft(xc * np.hanning(xc.size))) ** 2
+    spec = np.abs(np.fft.rfft(xc * hann(xc.size))) ** 2
     f = np.fft.rfftfreq(xc.size, 1.0 / fs_hz)
     band = (f >= 1.0) & (f <= 30.0)
     total = float(np.sum(spec[band])) + 1e-12
