@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alarmfilter.signals.beats import match_fraction, pulse_detect, qrs_detect
-from alarmfilter.signals.preprocess import channel_kind, fill_missing, to_millivolts
+from alarmfilter.signals.preprocess import channel_kind, fill_missing, median, to_millivolts
 from alarmfilter.signals.sqi import ChannelQuality, channel_quality
 
 FloatArray = npt.NDArray[np.float64]
@@ -94,7 +94,7 @@ def pulse_transit_samples(ecg: Channel, pulse: Channel) -> int:
     ok = pos < p.size
     lags = p[pos[ok]] - e[ok]
     lags = lags[lags < int(0.6 * ecg.fs_hz)]
-    return int(np.median(lags)) if lags.size else int(0.2 * ecg.fs_hz)
+    return int(median(lags)) if lags.size else int(0.2 * ecg.fs_hz)
 
 
 def agreement(ch: Channel, others: list[Channel], since: int | None = None) -> float:
@@ -134,9 +134,9 @@ def context_rate_agreement(pulse: Channel, ecg: list[Channel]) -> float:
     pb = pulse.context_beats
     if pb.size < 4:
         return 1.0
-    rr_p = float(np.median(np.diff(pb)))
+    rr_p = float(median(np.diff(pb)))
     diffs = [
-        abs(float(np.median(np.diff(e.context_beats))) - rr_p) / rr_p
+        abs(float(median(np.diff(e.context_beats))) - rr_p) / rr_p
         for e in ecg
         if e.context_beats.size >= 4
     ]

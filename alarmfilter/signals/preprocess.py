@@ -127,6 +127,23 @@ def bandpass(x: FloatArray, fs_hz: float, low_hz: float, high_hz: float, order: 
     return np.asarray(y[::-1][n:-n])
 
 
+def median(values: npt.ArrayLike) -> float:
+    """``np.median`` of a 1-D array, without its any-axis machinery: the same value, ~5x faster on
+    the beat-sized arrays evidence takes dozens of medians of per alarm.
+
+    >>> median(np.array([3, 1, 2])), median([4.0, 1.0, 2.0, 3.0]), median([])
+    (2.0, 2.5, nan)
+    """
+    a = np.asarray(values).ravel()
+    k = a.size // 2
+    if a.size == 0:
+        return float("nan")
+    if a.size % 2:
+        return float(np.partition(a, k)[k])
+    p = np.partition(a, (k - 1, k))
+    return float((p[k - 1] + p[k]) / 2)
+
+
 @lru_cache(maxsize=32)
 def hann(n: int) -> FloatArray:
     """The Hann window of ``n`` samples, computed once per length (read-only: windows are shared).
