@@ -51,7 +51,7 @@ def _adaptive_threshold(env: FloatArray, fs_hz: float, frac: float, block_second
     padded[: env.size] = env
     bmax = np.nanmax(padded.reshape(n_blk, blk), axis=1)
     local = ndimage.median_filter(bmax, size=5, mode="nearest")
-    glob = float(median(bmax)) if bmax.size else 0.0
+    glob = median(bmax) if bmax.size else 0.0
     thr_blk = frac * np.maximum(local, 0.3 * glob)
     return np.asarray(np.repeat(thr_blk, blk)[: env.size])
 
@@ -176,8 +176,8 @@ def regularity(peaks: IntArray, fs_hz: float) -> float:
     rr = rr_seconds(peaks, fs_hz)
     if rr.size < 2:
         return 0.0
-    med = float(median(rr))
-    mad = float(median(np.abs(rr - med)))
+    med = median(rr)
+    mad = median(np.abs(rr - med))
     return float(1.0 - 1.4826 * mad / max(med, 1e-6))
 
 

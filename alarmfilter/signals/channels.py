@@ -134,9 +134,9 @@ def context_rate_agreement(pulse: Channel, ecg: list[Channel]) -> float:
     pb = pulse.context_beats
     if pb.size < 4:
         return 1.0
-    rr_p = float(median(np.diff(pb)))
+    rr_p = median(np.diff(pb))
     diffs = [
-        abs(float(median(np.diff(e.context_beats))) - rr_p) / rr_p
+        abs(median(np.diff(e.context_beats)) - rr_p) / rr_p
         for e in ecg
         if e.context_beats.size >= 4
     ]

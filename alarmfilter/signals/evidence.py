@@ -117,10 +117,10 @@ def _general(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], f: di
     fs = chs[0].fs_hz if chs else 250.0
     f["n_ecg_usable"] = float(len(ecg))
     f["n_pulse_usable"] = float(len(pulse))
-    hr_e = [60.0 * fs / float(median(np.diff(c.beats))) for c in ecg if c.beats.size >= 3]
-    hr_p = [60.0 * fs / float(median(np.diff(c.beats))) for c in pulse if c.beats.size >= 3]
-    f["hr_ecg_bpm"] = _na(float(median(hr_e)) if hr_e else None)
-    f["hr_pulse_bpm"] = _na(float(median(hr_p)) if hr_p else None)
+    hr_e = [60.0 * fs / median(np.diff(c.beats)) for c in ecg if c.beats.size >= 3]
+    hr_p = [60.0 * fs / median(np.diff(c.beats)) for c in pulse if c.beats.size >= 3]
+    f["hr_ecg_bpm"] = _na(median(hr_e) if hr_e else None)
+    f["hr_pulse_bpm"] = _na(median(hr_p) if hr_p else None)
     f["ecg_ksqi_max"] = _na(max((c.quality.ksqi for c in ecg), default=None))
     f["ecg_agreement_max"] = _na(max((agreement(c, chs) for c in ecg), default=None))
     unusable = [c for c in chs if not c.usable]
@@ -181,9 +181,9 @@ def _rate(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], n_beats:
     e = [vals[c.name] for c in ecg if c.name in vals]
     pv = [vals[c.name] for c in pulse if c.name in vals]
     allv = e + pv
-    f[f"{prefix}_median_bpm"] = _na(float(median(allv)) if allv else None)
-    f[f"{prefix}_ecg_bpm"] = _na(float(median(e)) if e else None)
-    f[f"{prefix}_pulse_bpm"] = _na(float(median(pv)) if pv else None)
+    f[f"{prefix}_median_bpm"] = _na(median(allv) if allv else None)
+    f[f"{prefix}_ecg_bpm"] = _na(median(e) if e else None)
+    f[f"{prefix}_pulse_bpm"] = _na(median(pv) if pv else None)
     # the least alarming channel: the one that would contradict the alarm
     least = (max(allv) if worst == "min" else min(allv)) if allv else None
     f[f"{prefix}_least_bpm"] = _na(least)
@@ -212,7 +212,7 @@ def _normal_beats(c: Channel, w: FloatArray, corr: FloatArray, base_w: float) ->
     """
     b = c.beats
     ref = c.context_beats
-    rr_ref = float(median(np.diff(ref))) if ref.size >= 3 else 0.8 * c.fs_hz
+    rr_ref = median(np.diff(ref)) if ref.size >= 3 else 0.8 * c.fs_hz
     rr_prev = np.diff(np.r_[ref[-1:] if ref.size else b[:1] - int(rr_ref), b]) if b.size else np.zeros(0)
     # any early detection (an ectopic beat or a noise spike) breaks the normal run:
     # that is what keeps a noisy lead from vouching for a normal rhythm
@@ -253,7 +253,7 @@ def _vt_lead(c: Channel) -> _LeadVT:
     matches = narrow_beat_matches(c.x, c.context_beats, c.fs_hz, t0)
     narrow = _gap_between(matches, t0, end, c.fs_hz)[0] if c.context_beats.size >= 4 else None
     ctx = c.context_beats
-    ctx_bpm = 60.0 * c.fs_hz / float(median(np.diff(ctx))) if ctx.size >= 4 else 0.0
+    ctx_bpm = 60.0 * c.fs_hz / median(np.diff(ctx)) if ctx.size >= 4 else 0.0
     f0, conc, _ = spectral_organisation(c.x[-int(8 * c.fs_hz):], c.fs_hz)
     xf = morphology_filter(c.x, c.fs_hz)
     if b.size < 3:
@@ -262,7 +262,7 @@ def _vt_lead(c: Channel) -> _LeadVT:
     ref = c.context_beats
     widths = qrs_widths_ms(xf, np.r_[b, ref], c.fs_hz, prefiltered=True)  # one slope envelope for both
     w, wref = widths[:b.size], (widths[b.size:] if ref.size >= 3 else np.zeros(0))
-    base_w = float(median(wref)) if wref.size else 80.0
+    base_w = median(wref) if wref.size else 80.0
     corr = np.nan_to_num(template_correlation(xf, b, ref, c.fs_hz, prefiltered=True), nan=1.0)
     abnormal = (w > np.maximum(1.3 * base_w, 100.0)) | (corr < 0.6)
     fast_link = np.diff(b) < 0.6 * c.fs_hz
@@ -361,7 +361,7 @@ def _vt(per: dict[str, _LeadVT], ecg: list[Channel], pulse: list[Channel], f: di
     else:
         f["vt_pulse_during_disturbance"] = NOT_AVAILABLE
     hr5 = [float(np.max(h)) for c in ecg if (h := hr_over_beats(c.beats, c.fs_hz, 5)).size]
-    f["vt_hr5_max_bpm"] = _na(float(median(hr5)) if hr5 else None)
+    f["vt_hr5_max_bpm"] = _na(median(hr5) if hr5 else None)
     _pulse_change(pulse, "vt", f, t)
     if per:
         desc = "; ".join(f"{k} {v.chain}" for k, v in per.items())
@@ -373,7 +373,7 @@ def _usual_pulse(c: Channel) -> tuple[float, float] | None:
     ctx = c.context_beats
     if ctx.size < 4:
         return None
-    return float(median(np.diff(ctx))), float(median(pulse_amplitudes(c.x, ctx, c.fs_hz)))
+    return median(np.diff(ctx)), median(pulse_amplitudes(c.x, ctx, c.fs_hz))
 
 
 def _pulse_disturbance(c: Channel, tail_seconds: float) -> tuple[float, float, float, float] | None:
@@ -393,9 +393,9 @@ def _pulse_disturbance(c: Channel, tail_seconds: float) -> tuple[float, float, f
     if tail.size < 2 or amp_ctx <= 0:
         return 3.0, 0.0, 0.0, tail_seconds * c.fs_hz / max(rr_ctx, 1.0)
     amps = pulse_amplitudes(c.x, tail, c.fs_hz) / amp_ctx
-    rr_tail = float(median(np.diff(tail)))
+    rr_tail = median(np.diff(tail))
     gap = max_gap_seconds(c.peaks, t0, c.x.size, c.fs_hz) * c.fs_hz / rr_ctx
-    amp_ratio = float(median(amps))
+    amp_ratio = median(amps)
     rate_ratio = rr_ctx / max(rr_tail, 1.0)
     d = max(
         abs(np.log(max(rate_ratio, 1e-3))),
@@ -469,10 +469,10 @@ def _pulse_during(pulse: list[Channel], g0: int, g1: int, prefix: str, f: dict[s
         d = max(
             abs(float(np.log(max(inside.size, 0.5) / expected))),
             -float(np.log(max(float(np.min(amps)), 1e-3))) / 2.0,
-            abs(float(np.log(max(float(median(amps)), 1e-3)))),
+            abs(float(np.log(max(median(amps), 1e-3)))),
         )
         if best is None or d < best[0]:
-            best = (d, c.name, inside.size / expected, float(median(amps)))
+            best = (d, c.name, inside.size / expected, median(amps))
     f[f"{prefix}_pulse_during_disturbance"] = _na(best[0] if best else None)
     if best:
         t[f"{prefix}_pulse_during_disturbance"] = (
@@ -517,27 +517,26 @@ def _vf(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], f: dict[st
         )
 
 
+def _best_lead(gaps: dict[str, float], key: str, f: dict[str, float], t: dict[str, str],
+               say: Callable[[str, float], str]) -> None:
+    """Feature ``key`` = the shortest of the leads' gaps; its finding names that lead."""
+    f[key] = _na(min(gaps.values(), default=None))
+    if gaps:
+        lead = min(gaps, key=lambda k: gaps[k])
+        t[key] = say(lead, gaps[lead])
+
+
 def _floor_morphology(per: dict[str, _LeadVT], w: float, f: dict[str, float], t: dict[str, str]) -> None:
     """The floor's per-lead morphology: the usual QRS (vouches), a fibrillatory wave or a wide run (claims)."""
     # the usual beat must have been learnt from a rhythm that can be the patient's own
     learnt = {k: v for k, v in per.items() if 0.0 < v.context_bpm <= USUAL_RHYTHM_MAX_BPM}
-    usual = {k: v.usual_gap_s for k, v in learnt.items()}
-    f["floor_ecg_usual_gap_s"] = _na(min(usual.values(), default=None))
-    if usual:
-        lead = min(usual, key=lambda k: usual[k])
-        t["floor_ecg_usual_gap_s"] = (
-            f"lead {lead}, the best usable lead, went at most {usual[lead]:.1f} s without the patient's usual QRS "
-            f"in the last {w:.0f} s"
-        )
+    _best_lead({k: v.usual_gap_s for k, v in learnt.items()}, "floor_ecg_usual_gap_s", f, t,
+               lambda lead, g: f"lead {lead}, the best usable lead, went at most {g:.1f} s without the patient's "
+                               f"usual QRS in the last {w:.0f} s")
     # the same without the 15-40 Hz matched filter: only beats the detector found and the template confirmed
-    detected = {k: v.gap[0] for k, v in learnt.items()}
-    f["floor_ecg_template_gap_s"] = _na(min(detected.values(), default=None))
-    if detected:
-        lead = min(detected, key=lambda k: detected[k])
-        t["floor_ecg_template_gap_s"] = (
-            f"lead {lead} showed the patient's usual beat (detected, matching its template) at least every "
-            f"{detected[lead]:.1f} s in the last {w:.0f} s"
-        )
+    _best_lead({k: v.gap[0] for k, v in learnt.items()}, "floor_ecg_template_gap_s", f, t,
+               lambda lead, g: f"lead {lead} showed the patient's usual beat (detected, matching its template) "
+                               f"with no break over {g:.1f} s in the last {w:.0f} s")
     fib = {k: v.spectrum[1] for k, v in per.items() if FIBRILLATION_HZ[0] <= v.spectrum[0] <= FIBRILLATION_HZ[1]}
     f["floor_ecg_fibrillation_conc"] = _na(max(fib.values(), default=0.0) if per else None)
     if fib:
