@@ -79,6 +79,8 @@ FLOOR_MAX_UNCOVERED_SECONDS = 0.5
 USUAL_RHYTHM_MAX_BPM = 150.0
 #: regularity (1 - robust CV of RR) below which a beat train is chaos: noise, not a rhythm
 REGULAR_TRAIN = 0.5
+#: a pulse whose pre-window rate was within this fraction of the ECG's is a trustworthy witness
+TRUSTED_PULSE_RATE_DIFF = 0.15
 #: share of a lead's beats another channel must confirm before its QRS train can vouch against asystole
 CONFIRMED_FRACTION = 0.5
 #: dominant-frequency band of ventricular fibrillation and flutter (180-540 per minute)
@@ -130,12 +132,17 @@ def _general(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], f: di
         t["hr_pulse_bpm"] = f"ECG {median(hr_e):.0f} bpm, pulse {median(hr_p):.0f} bpm"
 
 
+def _trusted_pulses(pulse: list[Channel], ecg: list[Channel]) -> list[Channel]:
+    """The pulse channels whose rate matched the ECG's before the window (see ``context_rate_agreement``)."""
+    return [c for c in pulse if context_rate_agreement(c, ecg) <= TRUSTED_PULSE_RATE_DIFF]
+
+
 def _asystole(chs: list[Channel], ecg: list[Channel], pulse: list[Channel], end: int, f: dict[str, float], t: dict[str, str]) -> None:
     if not chs:
         return
     start, fs = chs[0].start, chs[0].fs_hz
     gaps = {c.name: max_gap_seconds(c.peaks, start, end, fs) for c in ecg + pulse}
-    trusted = [c for c in pulse if context_rate_agreement(c, ecg) <= 0.15]
+    trusted = _trusted_pulses(pulse, ecg)
     e = [gaps[c.name] for c in ecg]
     p = [gaps[c.name] for c in trusted]
     f["asy_pulse_trusted_n"] = float(len(trusted))
@@ -593,28 +600,19 @@ def _floor(alarm_type: str, per_lead: Callable[[], dict[str, _LeadVT]], ecg: lis
     w = FLOOR_WINDOW_SECONDS
     qrs = {c.name: max_gap_seconds(c.peaks, c.x.size - int(w * c.fs_hz), c.x.size, c.fs_hz) for c in ecg}
     # the claim counts only what a lead recorded: a lead frozen or pinned at its rail shows no heart at all
-    seen = {c.name: g for c in ecg if (g := _recorded_qrs_gap(c, w)) is not None}
-    f["floor_ecg_qrs_gap_all_s"] = _na(min(seen.values(), default=None))
-    if seen:
-        lead = min(seen, key=lambda k: seen[k])
-        t["floor_ecg_qrs_gap_all_s"] = (
-            f"every usable lead recorded {seen[lead]:.1f} s or more without a QRS in the last {w:.0f} s"
-        )
+    _best_lead({c.name: g for c in ecg if (g := _recorded_qrs_gap(c, w)) is not None}, "floor_ecg_qrs_gap_all_s",
+               f, t, lambda lead, g: f"every usable lead recorded {g:.1f} s or more without a QRS in the last {w:.0f} s")
     # noise and P waves mistaken for QRS come at random; a lead vouches with a regular QRS train only,
     # and one that another usable channel confirms: a beat shows on every lead and makes a pulse
     usable = ecg + pulse
     regular = {c.name: qrs[c.name] for c in ecg if _tail_regularity(c) >= REGULAR_TRAIN
                and _confirmed(c, [o for o in usable if o is not c], w)}
-    f["floor_ecg_qrs_gap_s"] = _na(min(regular.values(), default=None))
-    if regular:
-        lead = min(regular, key=lambda k: regular[k])
-        t["floor_ecg_qrs_gap_s"] = (
-            f"lead {lead} shows a regular QRS train through the last {w:.0f} s (longest pause {regular[lead]:.1f} s)"
-        )
+    _best_lead(regular, "floor_ecg_qrs_gap_s", f, t,
+               lambda lead, g: f"lead {lead} shows a regular QRS train through the last {w:.0f} s (longest pause {g:.1f} s)")
     if alarm_type != "asystole":
         _floor_morphology(per_lead(), w, f, t)
     _pulse_on_time(pulse, w, f, t)
-    trusted = [c for c in pulse if context_rate_agreement(c, ecg) <= 0.15]
+    trusted = _trusted_pulses(pulse, ecg)
     steady = {c.name: d for c in trusted if (d := _pulse_disturbance(c, w)) is not None}
     f["floor_pulse_disturbance"] = _na(min((v[0] for v in steady.values()), default=None))
     if steady:
